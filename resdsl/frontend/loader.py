@@ -1,0 +1,102 @@
+"""Files and imports: which blocks each file sees.
+
+``import "blocks.res"`` resolves relative to the importing file; ``import std`` is the standard library
+shipped in the package (``resdsl/stdlib/std.res``). ``import std (basic, bottleneck)`` takes only the
+named blocks. A file's own blocks shadow imported ones; two imports giving one name differently is
+an error, and so is an import cycle.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from resdsl.errors import ResdslError, Span, did_you_mean
+from resdsl.frontend import ast
+from resdsl.frontend.parser import parse
+from resdsl.lower.scope import Namespace
+
+STDLIB = Path(__file__).resolve().parent.parent / "stdlib" / "std.res"
+MAX_SOURCE_BYTES = 4_000_000
+
+
+class Loader:
+    """Reads and parses each file once; keeps the sources for diagnostics."""
+
+    def __init__(self) -> None:
+        self.sources: dict[str, str] = {}
+        self._files: dict[Path, tuple[ast.SourceFile, Namespace]] = {}
+
+    def read(self, path: Path, span: Span | None = None) -> str:
+        try:
+            size = path.stat().st_size
+            if size > MAX_SOURCE_BYTES:
+                raise ResdslError(f"{path} is {size:,} bytes; specs are at most {MAX_SOURCE_BYTES:,}", span)
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ResdslError(f"no such file: {path}", span) from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise ResdslError(f"cannot read {path}: {error}", span) from None
+
+    def parse_text(self, text: str, path: str) -> ast.SourceFile:
+        self.sources[path] = text
+        if len(text) > MAX_SOURCE_BYTES:
+            raise ResdslError(f"the spec is {len(text):,} characters; specs are at most {MAX_SOURCE_BYTES:,}")
+        try:
+            return parse(text, path)
+        except RecursionError:
+            raise ResdslError("the spec nests too deeply to parse", Span(path, 1, 1, 1, 2),
+                              "flatten deeply parenthesized expressions") from None
+
+    def load(self, source: ast.SourceFile, directory: Path, chain: tuple[Path, ...] = ()) -> Namespace:
+        """The namespace of a parsed file: its imports, then its own blocks."""
+        namespace = Namespace()
+        origins: dict[str, tuple[ast.BlockDef, Path]] = {}
+        errors: list[ResdslError] = []
+        for statement in source.imports:
+            try:
+                self._import(statement, directory, chain, namespace, origins)
+            except ResdslError as error:
+                errors.extend(error.errors)
+        seen: dict[str, ast.BlockDef] = {}
+        for block in source.blocks:
+            if block.name in seen:
+                errors.append(ResdslError(f"block '{block.name}' is defined twice (first at line "
+                                          f"{seen[block.name].span.line})", block.span, "rename one of them"))
+            seen[block.name] = block
+            namespace.define(block)
+        if errors:
+            raise ResdslError.collect(errors)
+        return namespace
+
+    def _import(self, statement: ast.Import, directory: Path, chain: tuple[Path, ...], namespace: Namespace,
+                origins: dict[str, tuple[ast.BlockDef, Path]]) -> None:
+        if statement.path is None:
+            target = STDLIB
+        else:
+            target = (directory / statement.path).resolve()
+            if not target.is_file():
+                raise ResdslError(f"cannot find '{statement.path}' (looked for {target})", statement.span,
+                                  f"import paths are relative to the importing file's folder, {directory}")
+        if target in chain:
+            cycle = " → ".join(p.name for p in (*chain[chain.index(target):], target))
+            raise ResdslError(f"import cycle: {cycle}", statement.span, "move the shared blocks into a third file")
+        parsed, home = self._file(target, statement.span, chain)
+        available = {block.name: block for block in parsed.blocks}
+        wanted = statement.names or tuple((name, statement.span) for name in available)
+        for name, span in wanted:
+            if name not in available:
+                what = "the standard library" if statement.path is None else f"'{statement.path}'"
+                raise ResdslError(f"{what} has no block '{name}'", span,
+                                  did_you_mean(name, available) or f"it defines: {', '.join(sorted(available))}")
+            block = available[name]
+            if name in origins and origins[name] != (block, target):
+                raise ResdslError(f"block '{name}' is imported twice, from {origins[name][1].name} and {target.name}",
+                                  span, f"import only the blocks you need, e.g. import std ({name})")
+            origins[name] = (block, target)
+            namespace.define(block, home)
+
+    def _file(self, path: Path, span: Span, chain: tuple[Path, ...]) -> tuple[ast.SourceFile, Namespace]:
+        if path not in self._files:
+            parsed = self.parse_text(self.read(path, span), str(path))
+            self._files[path] = (parsed, self.load(parsed, path.parent, (*chain, path)))
+        return self._files[path]

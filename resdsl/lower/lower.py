@@ -1,0 +1,279 @@
+"""Lowering: a parsed network, with its parameters bound, becomes the IR graph.
+
+Blocks are instantiated with their arguments, repetitions and stages expanded, residual shortcuts
+resolved, and every node named by its module path (``layer2.0.downsample.0``). Lowering writes each
+node's ``op``, ``span``, ``stage`` and ``block``, and each edge's ``port`` and ``kind``; it tracks
+shapes only to decide what ``shortcut: auto`` means and to report shape errors where they happen.
+Errors are collected, not raised one by one: a failed step poisons its value and lowering goes on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+
+from resdsl.errors import ResdslError, Span, did_you_mean
+from resdsl.frontend import ast
+from resdsl.ir import ops
+from resdsl.ir.ops import ShapeError, format_shape
+from resdsl.lower.layers import ALIASES, LAYERS
+from resdsl.lower.scope import Names, Namespace, Scope, Tensor, aliases_defined
+from resdsl.lower.values import (Parameter, Ref, Symbol, bind, evaluate, evaluate_args, integer, number,
+                                 one_of)
+
+MAX_NODES = 100_000
+MAX_CALL_DEPTH = 64
+SHORTCUTS = ("auto", "identity", "project", "pad", "avgdown")
+_RESIDUAL = (
+    Parameter("shortcut", one_of(*SHORTCUTS, also=lambda v: None if isinstance(v, Ref) else "not a block"),
+              Symbol("auto")),
+    Parameter("scale", number(-1e9)),
+    Parameter("projection", lambda v: None if isinstance(v, Ref) else "must be a block"),
+    Parameter("name"),
+)
+
+
+class LimitError(ResdslError):
+    """A spec that would expand without bound: fatal, reported at once."""
+
+
+class Lowering:
+    def __init__(self, max_nodes: int = MAX_NODES) -> None:
+        self.graph = nx.DiGraph(residuals=[])
+        self.errors: list[ResdslError] = []
+        self.max_nodes = max_nodes
+
+    # --- nodes ---------------------------------------------------------------------------------
+
+    def node(self, scope: Scope, local: str, op: ops.Op, span: Span, inputs: list[Tensor],
+             kinds: list[str] | None = None) -> Tensor:
+        if len(self.graph) >= self.max_nodes:
+            raise LimitError(f"the network expands past {self.max_nodes:,} nodes", span,
+                             "if that is intended, raise the limit: --max-nodes N (or load(..., max_nodes=N))")
+        name = scope.qualify(local)
+        shape = None
+        if all(t.shape is not None for t in inputs):
+            try:
+                shape = op.output_shape([t.shape for t in inputs])
+            except ShapeError as error:
+                self.errors.append(ResdslError(error.message, span, error.hint))
+        self.graph.add_node(name, op=op, span=span, stage=scope.stage, block=scope.block)
+        for port, tensor in enumerate(inputs):
+            self.graph.add_edge(tensor.node, name, port=port, kind=kinds[port] if kinds else scope.edge_kind)
+        return Tensor(name, shape)
+
+    # --- steps ---------------------------------------------------------------------------------
+
+    def steps(self, scope: Scope, steps: tuple[ast.Step, ...], x: Tensor) -> Tensor:
+        for step in steps:
+            try:
+                x = _STEPS[type(step)](self, scope, step, x)
+            except LimitError:
+                raise
+            except ResdslError as error:
+                self.errors.append(error)
+                x = Tensor(x.node, None)
+            if step.alias:
+                self.bind_value(scope, step.alias, x, step.span)
+        return x
+
+    def bind_value(self, scope: Scope, alias: str, x: Tensor, span: Span) -> None:
+        if alias in scope.values:
+            self.errors.append(ResdslError(f"value '{alias}' is already defined", span, "choose another name"))
+        scope.values[alias] = x
+
+    def layer(self, scope: Scope, step: ast.Layer, x: Tensor) -> Tensor:
+        positional, keywords = evaluate_args(step.args, scope.env, scope.namespace)
+        count = self.count(scope, step.repeat)
+        for index in range(count):
+            label = step.label if count == 1 else (f"{step.label}.{index}" if step.label else None)
+            x = self.call(scope, scope.namespace, step.callee, positional, keywords, step.span, step.name_span, x,
+                          label)
+        return x
+
+    def count(self, scope: Scope, expr: ast.Expr | None) -> int:
+        if expr is None:
+            return 1
+        value = evaluate(expr, scope.env)
+        problem = integer(1)(value)
+        if problem:
+            raise ResdslError(f"repetition count {problem}", expr.span)
+        if value > self.max_nodes:
+            raise LimitError(f"repeating {value:,} times expands past {self.max_nodes:,} nodes", expr.span,
+                             "if that is intended, raise the limit: --max-nodes N (or load(..., max_nodes=N))")
+        return value
+
+    def call(self, scope: Scope, namespace: Namespace, callee: str, positional, keywords, span: Span,
+             name_span: Span, x: Tensor, label: str | None = None) -> Tensor:
+        """Apply a built-in layer or instantiate a block on ``x``; ``label`` overrides the automatic name."""
+        if callee in LAYERS:
+            spec = LAYERS[callee]
+            op = spec.build(bind(callee, spec.parameters, positional, keywords, span, ALIASES))
+            if op is None:
+                return x
+            local = scope.names.explicit(label, span) if label else scope.names.automatic(callee, span)
+            return self.node(scope, local, op, span, [x])
+        found = namespace.lookup(callee)
+        if found is None:
+            raise ResdslError(f"unknown layer or block '{callee}'", name_span,
+                              did_you_mean(callee, [*LAYERS, *namespace.names()], ALIASES)
+                              or "define it with 'block NAME(...) { ... }', or import it: import std")
+        block, home = found
+        if callee in scope.calls:
+            cycle = " → ".join((*scope.calls[scope.calls.index(callee):], callee))
+            raise LimitError(f"block '{callee}' calls itself ({cycle})", name_span,
+                             "blocks cannot recurse; repeat a block with 'block(...) * n'")
+        if len(scope.calls) >= MAX_CALL_DEPTH:
+            raise LimitError(f"blocks nest more than {MAX_CALL_DEPTH} deep", name_span)
+        env = self.bind_block(block, home, positional, keywords, span)
+        local = scope.names.explicit(label, span) if label else scope.names.automatic(callee, span)
+        inner = scope.child(local, env=env, namespace=home, later=aliases_defined(block.body),
+                            block=scope.qualify(local), calls=(*scope.calls, callee))
+        return self.steps(inner, block.body, x)
+
+    def bind_block(self, block: ast.BlockDef, home: Namespace, positional, keywords, span: Span) -> dict[str, Any]:
+        unset = object()
+        parameters = tuple(Parameter(p.name, None, unset, p.default is None) for p in block.params)
+        env = bind(block.name, parameters, positional, keywords, span)
+        for param in block.params:  # defaults may use earlier parameters: block b(planes, width = planes)
+            if env[param.name] is unset:
+                env[param.name] = evaluate(param.default, {k: v for k, v in env.items() if v is not unset}, home)
+        return env
+
+    def group(self, scope: Scope, step: ast.Group, x: Tensor) -> Tensor:
+        local = scope.names.explicit(step.label, step.span)
+        return self.steps(scope.child(local, values=scope.values, later=scope.later), step.body, x)
+
+    # --- merges --------------------------------------------------------------------------------
+
+    def merge(self, scope: Scope, kind: str, inputs: list[Tensor], kinds: list[str], span: Span) -> Tensor:
+        nodes = [t.node for t in inputs]
+        if len(set(nodes)) != len(nodes):
+            raise ResdslError(f"{kind} takes the same value twice", span,
+                              "each input of a merge must be a different value")
+        op = {"add": ops.Add, "concat": ops.Concat, "mul": ops.Multiply}[kind]()
+        return self.node(scope, scope.names.automatic(kind, span), op, span, inputs, kinds)
+
+    def merge_branches(self, scope: Scope, step: ast.MergeBranches, x: Tensor) -> Tensor:
+        outputs = [self.steps(scope, branch, x) for branch in step.branches]
+        if len(outputs) < 2:
+            raise ResdslError(f"{step.kind} {{ ... }} needs at least two branches", step.span,
+                              "separate branches with '|'")
+        kinds = ["skip" if out.node == x.node else "main" for out in outputs]
+        return self.merge(scope, step.kind, outputs, kinds, step.span)
+
+    def merge_values(self, scope: Scope, step: ast.MergeValues, x: Tensor) -> Tensor:
+        inputs = [x]
+        for arg in step.args:
+            if arg.keyword is not None or not isinstance(arg.value, ast.Name):
+                raise ResdslError(f"{step.kind}(...) takes named values", arg.span,
+                                  f"name a value with 'as NAME' and write {step.kind}(NAME)")
+            name = arg.value.id
+            if name not in scope.values:
+                if name in scope.later:
+                    raise ResdslError(f"value '{name}' is used before it is defined (line {scope.later[name].line})",
+                                      arg.span, "a value can only use values defined before it: the graph has no cycles")
+                raise ResdslError(f"unknown value '{name}'", arg.span,
+                                  did_you_mean(name, scope.values) or "name a value with 'as NAME' before using it; "
+                                  "named values are local to the block or network that defines them")
+            inputs.append(scope.values[name])
+        if len(inputs) < 2:
+            raise ResdslError(f"{step.kind}(...) needs at least one named value", step.span)
+        return self.merge(scope, step.kind, inputs, ["main"] + ["skip"] * (len(inputs) - 1), step.span)
+
+    # --- residual units ------------------------------------------------------------------------
+
+    def residual(self, scope: Scope, step: ast.Residual, x: Tensor) -> Tensor:
+        name_args = [a for a in step.args if a.keyword == "name"]
+        label = None
+        if name_args:
+            if not isinstance(name_args[0].value, ast.Name):
+                raise ResdslError("the shortcut's name must be a plain name", name_args[0].span,
+                                  "for example residual(name: downsample)")
+            label = name_args[0].value.id
+        positional, keywords = evaluate_args(tuple(a for a in step.args if a.keyword != "name"), scope.env,
+                                             scope.namespace)
+        args = bind("residual", _RESIDUAL, positional, keywords, step.span, ALIASES)
+        if not step.body:
+            raise ResdslError("a residual unit needs a main path", step.span, "write its layers inside { ... }")
+        main = self.steps(scope, step.body, x)
+        if args["scale"] is not None:
+            main = self.node(scope, scope.names.automatic("scale", step.span), ops.Scale(args["scale"]), step.span,
+                             [main])
+        shortcut, projection = args["shortcut"], args["projection"]
+        if shortcut == Symbol("auto"):  # torchvision's rule: project exactly when the shape changes
+            same = x.shape == main.shape or x.shape is None or main.shape is None
+            shortcut = Symbol("identity") if same else (projection or Symbol("project"))
+        elif shortcut == Symbol("project") and projection is not None:
+            shortcut = projection
+        kind = shortcut.name if isinstance(shortcut, Symbol) else "block"
+        if kind == "identity":
+            if None not in (x.shape, main.shape) and x.shape != main.shape:
+                raise ResdslError(f"identity shortcut needs equal shapes: the input is {format_shape(x.shape)} but "
+                                  f"the main path gives {format_shape(main.shape)}", step.span,
+                                  "use shortcut: project (or pad, or auto)")
+            skip, edge = x, "skip"
+        else:
+            if label is None:
+                label = next(n for n in ("downsample", *(f"downsample{i}" for i in range(2, 10**6)))
+                             if n not in scope.names.taken)
+            if kind == "block":
+                positional = shortcut.positional
+                if shortcut.bare and None not in (x.shape, main.shape):
+                    needs = (main.shape[0], _stride(x.shape, main.shape, shortcut.callee, step.span))
+                    positional = tuple((value, shortcut.span) for value in needs)
+                skip = self.call(scope.with_(edge_kind="projection"), shortcut.namespace, shortcut.callee,
+                                 positional, shortcut.keywords, shortcut.span, shortcut.name_span, x, label)
+            else:
+                inner = scope.child(scope.names.explicit(label, step.span), index_mode=True, values=scope.values,
+                                    later=scope.later, edge_kind="projection")
+                skip = self.shortcut(inner, kind, x, main, step.span)
+            edge = "projection"
+            if None not in (skip.shape, main.shape) and skip.shape != main.shape:
+                raise ResdslError(f"the shortcut gives {format_shape(skip.shape)} but the main path gives "
+                                  f"{format_shape(main.shape)}", step.span, "both paths of a residual unit must agree")
+        out = self.merge(scope, "add", [main, skip], ["main", edge], step.span)
+        self.graph.graph["residuals"].append({"add": out.node, "shortcut": kind, "stage": scope.stage,
+                                              "block": scope.block})
+        return out
+
+    def shortcut(self, scope: Scope, kind: str, x: Tensor, main: Tensor, span: Span) -> Tensor:
+        """The built-in shortcut paths, named as torchvision and timm name them (downsample.0, ...)."""
+        if x.shape is None or main.shape is None:
+            return Tensor(x.node, None)
+        stride = _stride(x.shape, main.shape, kind, span)
+        channels = main.shape[0]
+        if kind == "project":
+            x = self.node(scope, "0", ops.Conv(channels, 1, stride, 0), span, [x])
+            return self.node(scope, "1", ops.BatchNorm(), span, [x])
+        if kind == "avgdown":
+            if stride > 1:
+                x = self.node(scope, "0", ops.AvgPool(stride, stride, 0, True, False), span, [x])
+            x = self.node(scope, "1", ops.Conv(channels, 1, 1, 0), span, [x])
+            return self.node(scope, "2", ops.BatchNorm(), span, [x])
+        # pad: option A
+        if stride > 1:
+            x = self.node(scope, scope.names.automatic("", span), ops.Subsample(stride), span, [x])
+        if x.shape[0] != channels:
+            x = self.node(scope, scope.names.automatic("", span), ops.ZeroPad(channels), span, [x])
+        return x
+
+
+def _stride(source: ops.Shape, target: ops.Shape, kind: str, span: Span) -> int:
+    if len(source) != 3 or len(target) != 3:
+        raise ResdslError(f"shortcut: {kind} needs feature maps, got {format_shape(source)} → {format_shape(target)}",
+                          span)
+    (_, height, width), (_, out_h, out_w) = source, target
+    guess = max(1, round(height / out_h))
+    for stride in (guess, guess + 1, guess - 1):
+        if stride >= 1 and (height - 1) // stride + 1 == out_h and (width - 1) // stride + 1 == out_w:
+            return stride
+    raise ResdslError(f"no shortcut stride maps {format_shape(source)} to {format_shape(target)}", span,
+                      "the main path must divide height and width by its stride; pad its convs with k // 2")
+
+
+_STEPS = {
+    ast.Layer: Lowering.layer, ast.Group: Lowering.group, ast.Residual: Lowering.residual,
+    ast.MergeValues: Lowering.merge_values, ast.MergeBranches: Lowering.merge_branches,
+}

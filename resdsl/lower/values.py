@@ -1,0 +1,196 @@
+"""Values a spec computes with, and how arguments bind to parameters.
+
+A value is an ``int``, ``float`` or ``bool``, a :class:`Symbol` (``auto``, ``global``, ``nearest``…)
+or a :class:`Ref` — a block or layer written as a value (``shortcut: bias_projection(128, 2)``),
+instantiated later. Nothing is ever evaluated as Python: expressions are arithmetic on these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Union
+
+from resdsl.errors import ResdslError, Span, did_you_mean
+from resdsl.frontend import ast
+
+#: Bare words that stand for themselves where no parameter of that name is in scope.
+SYMBOLS = frozenset({"auto", "identity", "project", "pad", "avgdown", "global", "nearest", "bilinear"})
+LIMIT = 2**48  # larger numbers in a spec are mistakes, and would make every count meaningless
+
+
+@dataclass(frozen=True)
+class Symbol:
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A call written as a value; ``positional``/``keywords`` are already evaluated where written."""
+
+    callee: str
+    positional: tuple[tuple[Any, Span], ...]
+    keywords: tuple[tuple[str, Any, Span], ...]
+    span: Span
+    name_span: Span
+    namespace: Any = field(compare=False)
+    bare: bool = False  # written without arguments: called with what the residual needs (channels, stride)
+
+    def __str__(self) -> str:
+        return f"{self.callee}(...)"
+
+
+Value = Union[int, float, bool, Symbol, Ref]
+
+
+def describe(value: Value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def evaluate(expr: ast.Expr, env: dict[str, Value], namespace: Any = None) -> Value:
+    """The value of an expression; names are parameters in ``env``, else symbols."""
+    if isinstance(expr, ast.Number):
+        return expr.value
+    if isinstance(expr, ast.Name):
+        if expr.id in env:
+            return env[expr.id]
+        if expr.id in SYMBOLS:
+            return Symbol(expr.id)
+        if namespace is not None and namespace.lookup(expr.id) is not None:
+            return Ref(expr.id, (), (), expr.span, expr.span, namespace, bare=True)
+        raise ResdslError(f"unknown name '{expr.id}'", expr.span, did_you_mean(expr.id, [*env, *SYMBOLS])
+                          or (f"names in scope: {', '.join(sorted(env))}" if env else "no parameters are in scope here"))
+    if isinstance(expr, ast.Negate):
+        value = _number(evaluate(expr.operand, env, namespace), expr.operand.span)
+        return -value
+    if isinstance(expr, ast.BinaryOp):
+        left = _number(evaluate(expr.left, env, namespace), expr.left.span)
+        right = _number(evaluate(expr.right, env, namespace), expr.right.span)
+        return _arithmetic(expr, left, right)
+    if isinstance(expr, ast.CallValue):
+        positional, keywords = evaluate_args(expr.args, env, namespace)
+        return Ref(expr.callee, positional, keywords, expr.span, expr.name_span, namespace)
+    raise TypeError(f"not an expression: {expr!r}")
+
+
+def _number(value: Value, span: Span) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ResdslError(f"arithmetic needs numbers, got {describe(value)}", span)
+    return value
+
+
+def _arithmetic(expr: ast.BinaryOp, left: int | float, right: int | float) -> int | float:
+    if expr.operator in ("/", "//", "%") and right == 0:
+        raise ResdslError("division by zero", expr.right.span)
+    result = {
+        "+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right,
+        "/": lambda: left / right, "//": lambda: left // right, "%": lambda: left % right,
+    }[expr.operator]()
+    if abs(result) > LIMIT:
+        raise ResdslError(f"value {result:.3g} is too large", expr.span, "numbers in a spec are at most 2**48")
+    return result
+
+
+def evaluate_args(args: tuple[ast.Arg, ...], env: dict[str, Value], namespace: Any = None):
+    positional, keywords, seen = [], [], set()
+    for arg in args:
+        value = evaluate(arg.value, env, namespace)
+        if arg.keyword is None:
+            if keywords:
+                raise ResdslError("a positional argument follows a keyword argument", arg.span,
+                                  "write positional arguments first")
+            positional.append((value, arg.span))
+        else:
+            if arg.keyword in seen:
+                raise ResdslError(f"argument '{arg.keyword}' is given twice", arg.span)
+            seen.add(arg.keyword)
+            keywords.append((arg.keyword, value, arg.span))
+    return tuple(positional), tuple(keywords)
+
+
+# --- parameters -----------------------------------------------------------------------------------
+
+Check = Callable[[Value], str | None]  # returns what is wrong, or None
+
+
+def integer(minimum: int = 1) -> Check:
+    def check(value: Value) -> str | None:
+        if isinstance(value, float) and not isinstance(value, bool):
+            return f"must be an integer, got {value:g}" + (" (use // for integer division)" if value.is_integer() else "")
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"must be an integer, got {describe(value)}"
+        if value < minimum:
+            return f"must be at least {minimum}, got {value}"
+        return None
+    return check
+
+
+def number(minimum: float = 0.0, maximum: float | None = None) -> Check:
+    def check(value: Value) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"must be a number, got {describe(value)}"
+        if value < minimum or (maximum is not None and value > maximum):
+            return f"must be between {minimum:g} and {maximum:g}, got {value:g}" if maximum is not None \
+                else f"must be at least {minimum:g}, got {value:g}"
+        return None
+    return check
+
+
+def boolean(value: Value) -> str | None:
+    return None if isinstance(value, bool) else f"must be true or false, got {describe(value)}"
+
+
+def one_of(*choices: str, also: Check | None = None) -> Check:
+    def check(value: Value) -> str | None:
+        if isinstance(value, Symbol) and value.name in choices:
+            return None
+        if also is not None and not isinstance(value, Symbol) and also(value) is None:
+            return None
+        return f"must be one of {', '.join(choices)}, got {describe(value)}"
+    return check
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    check: Check | None = None
+    default: Any = None
+    required: bool = False
+
+
+def bind(callee: str, parameters: tuple[Parameter, ...], positional, keywords, span: Span,
+         aliases: dict[str, str] | None = None) -> dict[str, Value]:
+    """Match evaluated arguments to parameters: arity, names, types; defaults filled in."""
+    names = [p.name for p in parameters]
+    if len(positional) > len(parameters):
+        extra_span = positional[len(parameters)][1]
+        raise ResdslError(f"{callee} takes at most {len(parameters)} positional argument"
+                          f"{'s' if len(parameters) != 1 else ''}, got {len(positional)}", extra_span,
+                          f"{callee}({', '.join(names)})" if names else f"write '{callee}' without arguments")
+    bound: dict[str, Value] = {}
+    spans: dict[str, Span] = {}
+    for parameter, (value, arg_span) in zip(parameters, positional):
+        bound[parameter.name], spans[parameter.name] = value, arg_span
+    for keyword, value, arg_span in keywords:
+        if keyword not in names:
+            raise ResdslError(f"{callee} has no argument '{keyword}'", arg_span,
+                              did_you_mean(keyword, names, aliases)
+                              or (f"its arguments are: {', '.join(names)}" if names else f"{callee} takes no arguments"))
+        if keyword in bound:
+            raise ResdslError(f"argument '{keyword}' of {callee} is given twice", arg_span)
+        bound[keyword], spans[keyword] = value, arg_span
+    for parameter in parameters:
+        if parameter.name not in bound:
+            if parameter.required:
+                raise ResdslError(f"{callee} needs argument '{parameter.name}'", span,
+                                  f"{callee}({', '.join(names)})")
+            bound[parameter.name] = parameter.default
+        elif parameter.check is not None:
+            problem = parameter.check(bound[parameter.name])
+            if problem:
+                raise ResdslError(f"{callee} argument '{parameter.name}' {problem}", spans[parameter.name])
+    return bound

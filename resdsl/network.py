@@ -1,0 +1,118 @@
+"""The :class:`Network` a spec describes, and :func:`load`, the entry point of the Python API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+
+from resdsl.errors import ResdslError
+from resdsl.frontend import ast
+from resdsl.frontend.loader import Loader
+from resdsl.ir.graph import lint
+from resdsl.ir.ops import Shape
+from resdsl.lower.lower import MAX_NODES
+from resdsl.lower.network import lower_network
+from resdsl.lower.scope import Namespace
+from resdsl.passes.shapes import infer_shapes
+
+if TYPE_CHECKING:
+    from resdsl.passes.stats import Stats
+
+
+class Network:
+    """A lowered, shape-checked network.
+
+    ``graph`` is the IR (see :mod:`resdsl.ir.graph`); ``name``, ``input_shape`` and ``output_shape``
+    describe it; ``sources`` holds the text of every file read, for diagnostics.
+    """
+
+    def __init__(self, graph: nx.DiGraph, definition: ast.NetworkDef, namespace: Namespace,
+                 overrides: dict[str, Any], sources: dict[str, str], max_nodes: int) -> None:
+        self.graph = graph
+        self.sources = sources
+        self._definition = definition
+        self._namespace = namespace
+        self._overrides = overrides
+        self._max_nodes = max_nodes
+
+    @property
+    def name(self) -> str:
+        return self.graph.graph["name"]
+
+    @property
+    def input_shape(self) -> Shape:
+        return self.graph.graph["input_shape"]
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.graph.nodes[self.graph.graph["output"]]["shape"]
+
+    @property
+    def path(self) -> str:
+        return self.graph.graph["path"]
+
+    def with_input(self, input_shape: Shape | None) -> Network:
+        """The same spec lowered for another input shape (shortcut decisions may change with it)."""
+        if input_shape is None or tuple(input_shape) == self.input_shape:
+            return self
+        graph = _build(self._definition, self._namespace, self._overrides, tuple(input_shape), self._max_nodes)
+        return Network(graph, self._definition, self._namespace, self._overrides, self.sources, self._max_nodes)
+
+    def stats(self, input_shape: Shape | None = None, batch: int = 1) -> Stats:
+        """Parameters, MACs, memory, depth and paths: see :class:`resdsl.passes.stats.Stats`."""
+        from resdsl.passes.stats import analyze
+
+        return analyze(self.with_input(input_shape).graph, batch)
+
+    def __repr__(self) -> str:
+        shape = "x".join(map(str, self.input_shape))
+        out = "x".join(map(str, self.output_shape))
+        return f"<Network {self.name}: {shape} → {out}, {len(self.graph)} nodes>"
+
+
+def _build(definition, namespace, overrides, input_shape, max_nodes) -> nx.DiGraph:
+    graph = lower_network(definition, namespace, overrides, input_shape, max_nodes)
+    lint(graph)
+    infer_shapes(graph)
+    return graph
+
+
+def _looks_like_text(source: str) -> bool:
+    return "\n" in source or "{" in source
+
+
+def load(source: str | Path, *, input_shape: Shape | None = None, max_nodes: int = MAX_NODES,
+         **overrides: Any) -> Network:
+    """Parse, lower and shape-check a spec given as a path or as text; keyword arguments override
+    network parameters.
+
+    >>> net = load("network tiny(classes = 10) { input 3x32x32  conv(16) bn relu "
+    ...            "avgpool(global) flatten linear(classes) }", classes=5)
+    >>> net.output_shape
+    (5,)
+
+    Raises :class:`~resdsl.errors.ResdslError` (``.errors`` lists every fault found).
+    """
+    loader = Loader()
+    try:
+        if isinstance(source, Path) or not _looks_like_text(source):
+            path = Path(source)
+            parsed = loader.parse_text(loader.read(path), str(path))
+            directory = path.resolve().parent
+        else:
+            parsed = loader.parse_text(source, "<string>")
+            directory = Path.cwd()
+        namespace = loader.load(parsed, directory, (Path(parsed.path).resolve(),) if parsed.path != "<string>" else ())
+        if len(parsed.networks) != 1:
+            where = parsed.networks[1].span if parsed.networks else None
+            raise ResdslError(
+                f"{parsed.path} defines {len(parsed.networks) or 'no'} network{'s' if len(parsed.networks) != 1 else ''}",
+                where, "a spec holds exactly one 'network NAME { ... }'; blocks may live in other files and be imported")
+        definition = parsed.networks[0]
+        graph = _build(definition, namespace, overrides, input_shape, max_nodes)
+    except ResdslError as error:
+        error.sources = loader.sources
+        raise
+    return Network(graph, definition, namespace, overrides, loader.sources, max_nodes)
