@@ -12,7 +12,6 @@ turns it into text::
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -67,6 +66,8 @@ def did_you_mean(name: str, candidates: Iterable[str], aliases: dict[str, str] |
     """A hint naming the closest candidate, or None when nothing is close."""
     if aliases and name in aliases:
         return f"did you mean '{aliases[name]}'?"
+    import difflib  # only on the error path: it is slow to import
+
     matches = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
     return f"did you mean '{matches[0]}'?" if matches else None
 

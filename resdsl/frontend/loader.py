@@ -19,6 +19,14 @@ STDLIB = Path(__file__).resolve().parent.parent / "stdlib" / "std.res"
 MAX_SOURCE_BYTES = 4_000_000
 
 
+def _display(path: Path) -> str:
+    """How diagnostics name a file: relative to the working directory when it is below it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 class Loader:
     """Reads and parses each file once; keeps the sources for diagnostics."""
 
@@ -75,8 +83,8 @@ class Loader:
         else:
             target = (directory / statement.path).resolve()
             if not target.is_file():
-                raise ResdslError(f"cannot find '{statement.path}' (looked for {target})", statement.span,
-                                  f"import paths are relative to the importing file's folder, {directory}")
+                raise ResdslError(f"cannot find '{statement.path}'", statement.span,
+                                  "import paths are relative to the folder of the importing file")
         if target in chain:
             cycle = " → ".join(p.name for p in (*chain[chain.index(target):], target))
             raise ResdslError(f"import cycle: {cycle}", statement.span, "move the shared blocks into a third file")
@@ -97,6 +105,6 @@ class Loader:
 
     def _file(self, path: Path, span: Span, chain: tuple[Path, ...]) -> tuple[ast.SourceFile, Namespace]:
         if path not in self._files:
-            parsed = self.parse_text(self.read(path, span), str(path))
+            parsed = self.parse_text(self.read(path, span), _display(path))
             self._files[path] = (parsed, self.load(parsed, path.parent, (*chain, path)))
         return self._files[path]

@@ -61,9 +61,6 @@ SYNTAX_EXAMPLES: dict[str, list[str]] = {
     "a repetition count follows '*': a number, a parameter or a parenthesized expression": [
         "network n { basic(64) * }",
     ],
-    "'first(...)' follows the repeated block after a comma: 'stage s = basic(64) * 2, first(stride: 2)'": [
-        "network n { stage s = basic(64) * 2 first(stride: 2) }",
-    ],
 }
 
 
@@ -77,7 +74,7 @@ def _lark() -> Lark:
         grammar = folder / "resdsl.lark"
         if grammar.is_file():
             return Lark(grammar.read_text(encoding="utf-8"), parser="lalr", propagate_positions=True,
-                        maybe_placeholders=False)
+                        maybe_placeholders=False, cache=True)
     raise RuntimeError(f"resdsl's grammar is missing: looked in {', '.join(map(str, _GRAMMAR_DIRS))}")
 
 
@@ -289,8 +286,33 @@ def _expected(expected: set[str]) -> str:
     return "expected " + (", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0])
 
 
+def _error_key(error: UnexpectedInput) -> tuple:
+    state = getattr(error, "state", None)
+    token = getattr(error, "token", None)
+    return (getattr(state, "position", None), getattr(token, "type", None) or type(error).__name__)
+
+
+@functools.lru_cache(maxsize=None)
+def _example_labels() -> dict[tuple, str]:
+    """(LALR state, offending token type) → message, learned by parsing :data:`SYNTAX_EXAMPLES`.
+
+    Lark's own ``match_examples`` also compares parser-stack depth, so a snippet would only match a
+    mistake made at the same nesting; the state and the token are what identify the mistake.
+    """
+    labels: dict[tuple, str] = {}
+    for label, snippets in SYNTAX_EXAMPLES.items():
+        for snippet in snippets:
+            try:
+                _lark().parse(snippet)
+            except UnexpectedInput as error:
+                labels.setdefault(_error_key(error), label)
+            else:
+                raise AssertionError(f"syntax example parses: {snippet!r}")
+    return labels
+
+
 def _syntax_error(error: UnexpectedInput, text: str, path: str) -> ResdslError:
-    label = error.match_examples(_lark().parse, SYNTAX_EXAMPLES, use_accepts=True)
+    label = _example_labels().get(_error_key(error))
     line, column = max(error.line, 1), max(error.column, 1)
     width = 1
     if isinstance(error, UnexpectedToken) and error.token.type != "$END":
@@ -299,7 +321,7 @@ def _syntax_error(error: UnexpectedInput, text: str, path: str) -> ResdslError:
         expected = _expected(error.accepts or error.expected)
     elif isinstance(error, UnexpectedCharacters):
         found = f"unexpected character {text[error.pos_in_stream]!r}"
-        expected = _expected(error.allowed or set())
+        expected = _expected(error.allowed or set()) or "resdsl specs use letters, digits, _ ( ) { } : , = * / + - % | # and \"\""
     else:  # the end of the input
         lines = text.splitlines() or [""]
         line, column = len(lines), len(lines[-1]) + 1

@@ -4,7 +4,8 @@ An IR graph is a plain ``networkx.DiGraph``. Node keys are module paths (``layer
 attributes are ``op`` and ``span`` (lowering), ``stage`` and ``block`` (lowering), ``shape``
 (:mod:`resdsl.passes.shapes`), ``params``/``buffers``/``macs`` (:mod:`resdsl.passes.counting`).
 Edges are uses, with ``port`` (input position) and ``kind`` (``main``, ``skip``, ``projection``).
-Graph attributes: ``name``, ``input_shape``, ``output``, ``path``, ``parameters``, ``residuals``.
+Nodes are stored in a topological order (producers before users), so passes iterate ``graph``
+directly. Graph attributes: ``name``, ``input_shape``, ``output``, ``path``, ``parameters``, ``residuals``.
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ def lint(graph: nx.DiGraph) -> None:
     """Raise :class:`IRError` unless ``graph`` satisfies the IR contract."""
     if not isinstance(graph, nx.DiGraph) or type(graph) is not nx.DiGraph:
         raise IRError("an IR graph is a plain networkx.DiGraph")
-    try:
-        cycle = nx.find_cycle(graph)
-    except nx.NetworkXNoCycle:
-        cycle = None
-    if cycle:
+    order = {node: index for index, node in enumerate(graph)}
+    if any(order[source] >= order[target] for source, target in graph.edges):
+        try:
+            cycle = nx.find_cycle(graph)
+        except nx.NetworkXNoCycle:
+            raise IRError("nodes are not in topological order") from None
         raise IRError(f"cycle: {' → '.join(edge[0] for edge in cycle)}")
     sources = [n for n in graph if graph.in_degree(n) == 0]
     sinks = [n for n in graph if graph.out_degree(n) == 0]

@@ -98,7 +98,8 @@ class Lowering:
         value = evaluate(expr, scope.env)
         problem = integer(1)(value)
         if problem:
-            raise ResdslError(f"repetition count {problem}", expr.span)
+            raise ResdslError(f"repetition count {problem}", expr.span,
+                              "repeat a block one or more times: block(...) * n")
         if value > self.max_nodes:
             raise LimitError(f"repeating {value:,} times expands past {self.max_nodes:,} nodes", expr.span,
                              "if that is intended, raise the limit: --max-nodes N (or load(..., max_nodes=N))")
@@ -115,6 +116,9 @@ class Lowering:
             local = scope.names.explicit(label, span) if label else scope.names.automatic(callee, span)
             return self.node(scope, local, op, span, [x])
         found = namespace.lookup(callee)
+        if found is None and callee == "first":
+            raise ResdslError("'first(...)' belongs to a stage, after a comma", name_span,
+                              "stage layer2 = bottleneck(128) * 4, first(stride: 2)")
         if found is None:
             raise ResdslError(f"unknown layer or block '{callee}'", name_span,
                               did_you_mean(callee, [*LAYERS, *namespace.names()], ALIASES)
@@ -216,8 +220,7 @@ class Lowering:
             skip, edge = x, "skip"
         else:
             if label is None:
-                label = next(n for n in ("downsample", *(f"downsample{i}" for i in range(2, 10**6)))
-                             if n not in scope.names.taken)
+                label = next(name for name in _shortcut_names() if name not in scope.names.taken)
             if kind == "block":
                 positional = shortcut.positional
                 if shortcut.bare and None not in (x.shape, main.shape):
@@ -258,6 +261,14 @@ class Lowering:
         if x.shape[0] != channels:
             x = self.node(scope, scope.names.automatic("", span), ops.ZeroPad(channels), span, [x])
         return x
+
+
+def _shortcut_names():
+    yield "downsample"  # torchvision's name
+    number = 2
+    while True:
+        yield f"downsample{number}"
+        number += 1
 
 
 def _stride(source: ops.Shape, target: ops.Shape, kind: str, span: Span) -> int:

@@ -192,5 +192,6 @@ def bind(callee: str, parameters: tuple[Parameter, ...], positional, keywords, s
         elif parameter.check is not None:
             problem = parameter.check(bound[parameter.name])
             if problem:
-                raise ResdslError(f"{callee} argument '{parameter.name}' {problem}", spans[parameter.name])
+                raise ResdslError(f"{callee} argument '{parameter.name}' {problem}", spans[parameter.name],
+                                  f"{callee}({', '.join(names)})")
     return bound

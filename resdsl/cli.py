@@ -1,0 +1,170 @@
+"""The ``resdsl`` command. Only this module formats errors and chooses exit codes:
+0 success, 1 a fault in a spec, 2 a usage error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from resdsl.errors import ResdslError, format_diagnostic
+from resdsl.lower.lower import MAX_NODES
+
+CONVENTIONS = """\
+conventions:
+  params       learnable parameters (sum of p.numel() over model.parameters())
+  buffers      batch-norm running statistics (running_mean + running_var elements)
+  MACs         multiply-accumulates, counted by fvcore's rules: conv, linear, batch norm (2 per
+               element), adaptive average pooling (1 per input element), upsampling; relu, add
+               and max pooling are free. Equal to fvcore FlopCountAnalysis(model.eval(), x).total().
+  FLOPs        2 x MACs
+  depth        conv + linear layers on the longest input-to-output path (ResNet-50: 50)
+"""
+
+
+class UsageError(Exception):
+    """Bad command-line use: exit code 2."""
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(d) for d in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a shape like 3x224x224") from None
+    if not dims or any(d < 1 for d in dims):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a shape like 3x224x224")
+    return dims
+
+
+def _setting(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"'{text}' is not KEY=VALUE")
+    lowered = raw.strip().lower()
+    if lowered in ("true", "false"):
+        return key, lowered == "true"
+    for convert in (int, float):
+        try:
+            return key, convert(raw)
+        except ValueError:
+            pass
+    return key, raw.strip()
+
+
+def _spec_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--set", dest="overrides", metavar="KEY=VALUE", type=_setting, action="append", default=[],
+                        help="override a network parameter (repeatable), e.g. --set classes=10")
+    parser.add_argument("--max-nodes", type=int, default=MAX_NODES, metavar="N",
+                        help=f"refuse specs that expand past N nodes (default {MAX_NODES:,})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="resdsl", description="Residual networks as text specs.")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser("check", help="parse and validate specs")
+    check.add_argument("specs", nargs="+", metavar="SPEC")
+    _spec_options(check)
+
+    stats = commands.add_parser("stats", help="parameters, MACs, FLOPs, memory, depth",
+                                epilog=CONVENTIONS, formatter_class=argparse.RawDescriptionHelpFormatter)
+    stats.add_argument("spec", metavar="SPEC")
+    stats.add_argument("--input", type=_shape, metavar="CxHxW", help="input shape (default: the spec's)")
+    stats.add_argument("--batch", type=int, default=1, metavar="N", help="batch size (default 1)")
+    stats.add_argument("--by", choices=("stage", "block", "layer"), default="stage", help="rows (default stage)")
+    stats.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+    stats.add_argument("--exact", action="store_true", help="full integers instead of 25.56M")
+    _spec_options(stats)
+
+    compare = commands.add_parser("compare", help="figures of several specs side by side",
+                                  epilog=CONVENTIONS, formatter_class=argparse.RawDescriptionHelpFormatter)
+    compare.add_argument("specs", nargs="+", metavar="SPEC")
+    compare.add_argument("--input", type=_shape, metavar="CxHxW")
+    compare.add_argument("--batch", type=int, default=1, metavar="N")
+    compare.add_argument("--exact", action="store_true")
+    compare.add_argument("--json", action="store_true")
+    _spec_options(compare)
+    return parser
+
+
+def _load(path: str, args: argparse.Namespace):
+    from resdsl.network import load
+
+    if not Path(path).is_file():
+        raise UsageError(f"no such file: {path}")
+    return load(Path(path), max_nodes=args.max_nodes, **dict(args.overrides))
+
+
+def _check(args: argparse.Namespace) -> int:
+    failed = 0
+    for path in args.specs:
+        try:
+            network = _load(path, args)
+        except ResdslError as error:
+            failed += 1
+            _report(error)
+            continue
+        shape = "x".join(map(str, network.input_shape))
+        out = "x".join(map(str, network.output_shape))
+        print(f"{path}: {network.name} ok: {shape} → {out}, {len(network.graph)} nodes")
+    return 1 if failed else 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from resdsl.backends.table import stats_table
+
+    if args.batch < 1:
+        raise UsageError("--batch must be at least 1")
+    stats = _load(args.spec, args).stats(args.input, args.batch)
+    print(json.dumps(stats.to_dict(), indent=2) if args.json else stats_table(stats, args.by, args.exact))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from resdsl.backends.table import compare_table
+
+    if len(args.specs) < 2:
+        raise UsageError("compare needs at least two specs")
+    all_stats = [_load(path, args).stats(args.input, args.batch) for path in args.specs]
+    if args.json:
+        print(json.dumps([s.to_dict() for s in all_stats], indent=2))
+    else:
+        print(compare_table(all_stats, args.exact))
+    return 0
+
+
+def _report(error: ResdslError) -> None:
+    errors = error.errors
+    for each in errors:
+        print(format_diagnostic(each, error.sources), file=sys.stderr)
+    if len(errors) > 1:
+        print(f"{len(errors)} errors", file=sys.stderr)
+
+
+COMMANDS = {"check": _check, "stats": _stats, "compare": _compare}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ResdslError as error:
+        if args.debug:
+            raise
+        _report(error)
+        return 1
+    except UsageError as error:
+        if args.debug:
+            raise
+        print(f"resdsl {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Whole-network figures, per stage, per block and per layer: :func:`analyze` → :class:`Stats`.
+
+Conventions (also in the README and ``resdsl stats --help``):
+
+* ``params``: learnable parameters, what ``sum(p.numel() for p in model.parameters())`` says;
+  ``buffers``: batch-norm running statistics (running_mean + running_var elements).
+* ``macs``: multiply-accumulates by fvcore's rules (see :mod:`resdsl.ir.ops`), so equal to
+  ``FlopCountAnalysis(model.eval(), x).total()``; ``flops = 2 * macs``. ``macs_by_op`` splits them
+  into conv, linear, norm, pool and upsample: conv + linear is torchvision's "GFLOPS" figure.
+* ``activations``: output elements of every node at the given batch.
+* depth: conv and linear layers on the longest input → output path (ResNet-50 → 50).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from math import prod
+from typing import Any
+
+import networkx as nx
+
+from resdsl.ir.ops import Shape
+from resdsl.passes.counting import count
+from resdsl.passes.memory import inference_peak, training_saved
+from resdsl.passes.paths import path_summary, receptive_field
+
+MAC_FAMILIES = ("conv", "linear", "norm", "pool", "upsample")
+DTYPE_BYTES = {"fp32": 4, "bf16": 2}
+
+
+@dataclass(frozen=True)
+class Row:
+    """Figures of one stage, block or layer, at the analyzed batch."""
+
+    name: str
+    params: int
+    buffers: int
+    macs: int
+    flops: int
+    output_shape: Shape
+    activations: int
+
+
+@dataclass(frozen=True)
+class Stats:
+    name: str
+    input_shape: Shape
+    output_shape: Shape
+    batch: int
+    params: int
+    buffers: int
+    macs: int
+    flops: int
+    macs_by_op: dict[str, int]
+    activations: int
+    memory: dict[str, dict[str, int]]  # {"inference_peak_bytes": {"fp32": .., "bf16": ..}, "training_bytes": ..}
+    depth: int
+    weighted_layers: int
+    receptive_field: int
+    residual_units: int
+    paths: int
+    shortest_path: int
+    longest_path: int
+    stages: list[Row] = field(default_factory=list)
+    blocks: list[Row] = field(default_factory=list)
+    layers: list[Row] = field(default_factory=list)
+
+    def rows(self, by: str) -> list[Row]:
+        return {"stage": self.stages, "block": self.blocks, "layer": self.layers}[by]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``resdsl stats --json`` object (keys documented in the README)."""
+        data = asdict(self)
+        for key in ("input_shape", "output_shape"):
+            data[key] = list(data[key])
+        for key in ("stages", "blocks", "layers"):
+            for row in data[key]:
+                row["output_shape"] = list(row["output_shape"])
+        return data
+
+
+def _rows(graph: nx.DiGraph, key, batch: int) -> list[Row]:
+    groups: dict[str, list[str]] = {}
+    for node in graph:
+        if graph.in_degree(node) == 0:
+            continue
+        groups.setdefault(key(node, graph.nodes[node]), []).append(node)
+    rows = []
+    for name, members in groups.items():
+        data = [graph.nodes[n] for n in members]
+        macs = batch * sum(d["macs"] for d in data)
+        rows.append(Row(name, sum(d["params"] for d in data), sum(d["buffers"] for d in data), macs, 2 * macs,
+                        data[-1]["shape"], batch * sum(prod(d["shape"]) for d in data)))
+    return rows
+
+
+def analyze(graph: nx.DiGraph, batch: int = 1) -> Stats:
+    """Count ``graph`` (writing ``params``/``buffers``/``macs`` on its nodes) and summarize it."""
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
+    count(graph)
+    nodes = graph.nodes
+    macs_by_op = dict.fromkeys(MAC_FAMILIES, 0)
+    for _, data in nodes(data=True):
+        if data["macs"]:
+            macs_by_op[data["op"].family] += batch * data["macs"]
+    macs = sum(macs_by_op.values())
+    peak = inference_peak(graph)
+    memory = {
+        "inference_peak_bytes": {dtype: batch * size * peak for dtype, size in DTYPE_BYTES.items()},
+        "training_bytes": {dtype: batch * training_saved(graph, size) for dtype, size in DTYPE_BYTES.items()},
+    }
+    paths = path_summary(graph)
+    output = graph.graph["output"]
+    return Stats(
+        name=graph.graph["name"], input_shape=graph.graph["input_shape"], output_shape=nodes[output]["shape"],
+        batch=batch,
+        params=sum(d["params"] for _, d in nodes(data=True)),
+        buffers=sum(d["buffers"] for _, d in nodes(data=True)),
+        macs=macs, flops=2 * macs, macs_by_op=macs_by_op,
+        activations=batch * sum(prod(d["shape"]) for n, d in nodes(data=True) if graph.in_degree(n)),
+        memory=memory, depth=paths.longest, weighted_layers=paths.weighted_layers,
+        receptive_field=receptive_field(graph), residual_units=len(graph.graph["residuals"]),
+        paths=paths.paths, shortest_path=paths.shortest, longest_path=paths.longest,
+        stages=_rows(graph, lambda n, d: d["stage"] or "(network)", batch),
+        blocks=_rows(graph, lambda n, d: d["block"] or n, batch),
+        layers=_rows(graph, lambda n, d: n, batch),
+    )
