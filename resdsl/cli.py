@@ -104,6 +104,8 @@ def _check(args: argparse.Namespace) -> int:
         try:
             network = _load(path, args)
         except ResdslError as error:
+            if args.debug:
+                raise
             failed += 1
             _report(error)
             continue

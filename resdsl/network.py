@@ -112,6 +112,10 @@ def load(source: str | Path, *, input_shape: Shape | None = None, max_nodes: int
                 where, "a spec holds exactly one 'network NAME { ... }'; blocks may live in other files and be imported")
         definition = parsed.networks[0]
         graph = _build(definition, namespace, overrides, input_shape, max_nodes)
+    except RecursionError:
+        error = ResdslError("the spec nests too deeply", None, "split long expressions and deep nesting")
+        error.sources = loader.sources
+        raise error from None
     except ResdslError as error:
         error.sources = loader.sources
         raise

@@ -1,0 +1,57 @@
+"""The command line: exit codes, usage errors, overrides, and no tracebacks without --debug."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from resdsl.cli import main
+from conftest import ROOT
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "resdsl", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_check_many_files_reports_each() -> None:
+    result = run("check", "examples/resnet18.res", "tests/bad/unknown_layer.res", "examples/resnet50.res")
+    assert result.returncode == 1
+    assert result.stdout.count(" ok: ") == 2
+    assert "tests/bad/unknown_layer.res:3:12: error: unknown layer or block 'batchnorm'" in result.stderr
+
+
+def test_usage_errors_exit_2() -> None:
+    assert run("check").returncode == 2
+    assert run("stats", "no/such/file.res").returncode == 2
+    assert run("stats", "examples/resnet18.res", "--input", "3xbig").returncode == 2
+    assert run("compare", "examples/resnet18.res").returncode == 2
+
+
+def test_set_overrides_and_input(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "examples/resnet18.res", "--set", "classes=10"]) == 0
+    assert "→ 10," in capsys.readouterr().out
+    assert main(["stats", "examples/resnet18.res", "--input", "3x64x64", "--json"]) == 0
+    assert '"output_shape": [\n    1000\n  ]' in capsys.readouterr().out
+    assert main(["check", "examples/resnet18.res", "--set", "clases=10"]) == 1
+    assert "did you mean 'classes'?" in capsys.readouterr().err
+
+
+def test_debug_shows_traceback_otherwise_not() -> None:
+    quiet = run("check", "tests/bad/unknown_layer.res")
+    assert quiet.returncode == 1 and "Traceback" not in quiet.stderr
+    loud = run("--debug", "check", "tests/bad/unknown_layer.res")
+    assert loud.returncode == 1 and "Traceback" in loud.stderr
+
+
+def test_stats_help_states_conventions() -> None:
+    text = run("stats", "--help").stdout
+    assert "fvcore" in text and "2 x MACs" in text and "running_mean" in text
+
+
+def test_by_block_and_layer(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stats", "examples/resnet18.res", "--by", "block"]) == 0
+    assert "layer2.0" in capsys.readouterr().out
+    assert main(["stats", "examples/resnet18.res", "--by", "layer"]) == 0
+    assert "layer2.0.downsample.0" in capsys.readouterr().out
