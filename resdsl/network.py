@@ -18,6 +18,8 @@ from resdsl.lower.scope import Namespace
 from resdsl.passes.shapes import infer_shapes
 
 if TYPE_CHECKING:
+    import torch
+
     from resdsl.passes.stats import Stats
 
 
@@ -65,6 +67,15 @@ class Network:
         from resdsl.passes.stats import analyze
 
         return analyze(self.with_input(input_shape).graph, batch)
+
+    def to_module(self, zero_init_residual: bool = False) -> torch.fx.GraphModule:
+        """A trainable PyTorch module (imports torch): submodule paths are the IR node names.
+
+        ``zero_init_residual`` zeroes the last batch norm of each residual branch (Goyal et al. 2017).
+        """
+        from resdsl.backends.torch_module import build_module
+
+        return build_module(self.graph, zero_init_residual)
 
     def __repr__(self) -> str:
         shape = "x".join(map(str, self.input_shape))
