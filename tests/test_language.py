@@ -67,8 +67,7 @@ def test_branches_concat_add_mul() -> None:
     network = net("concat { identity | bn relu conv(8) }")
     assert network.output_shape == (24, 32, 32)
     assert inputs(network.graph, "concat1") == ["input", "conv1"]
-    se = net("import std (se)", shape="") if False else resdsl.load(
-        "import std (se)\nnetwork n { input 64x8x8  se(64) }")
+    se = resdsl.load("import std (se)\nnetwork n { input 64x8x8  se(64) }")
     assert se.output_shape == (64, 8, 8) and kinds(se)["se1.mul1"] == "mul"
 
 

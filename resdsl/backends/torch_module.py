@@ -82,7 +82,6 @@ def _inplace_safe(graph: nx.DiGraph, node: str) -> bool:
 
 def build_module(graph: nx.DiGraph, zero_init_residual: bool = False) -> torch.fx.GraphModule:
     """A trainable module computing ``graph``, initialized as torchvision initializes ResNets."""
-    import torch
     from torch import fx, nn
 
     modules, functions = _modules(), _functions()

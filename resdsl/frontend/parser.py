@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from resdsl.errors import ResdslError, Span
 from resdsl.frontend import ast
@@ -159,8 +159,8 @@ class _ToAst(Transformer):
 
     @staticmethod
     def _options(children):
-        options = {key: value for key, value in children if isinstance(key, str)}
-        return options
+        """The ("repeat" | "alias" | "label" | "first", value) pairs among a rule's children."""
+        return {key: value for key, value in children if isinstance(key, str)}
 
     @v_args(meta=True)
     def layer(self, meta, children):

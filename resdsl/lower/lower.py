@@ -18,7 +18,7 @@ from resdsl.frontend import ast
 from resdsl.ir import ops
 from resdsl.ir.ops import ShapeError, format_shape
 from resdsl.lower.layers import ALIASES, LAYERS
-from resdsl.lower.scope import Names, Namespace, Scope, Tensor, aliases_defined
+from resdsl.lower.scope import Namespace, Scope, Tensor, aliases_defined
 from resdsl.lower.values import (Parameter, Ref, Symbol, bind, evaluate, evaluate_args, integer, number,
                                  one_of)
 

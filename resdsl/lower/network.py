@@ -123,8 +123,8 @@ def _stage(lowering: Lowering, scope: Scope, stage: ast.Stage, x: Tensor) -> Ten
 
 def _repeat(lowering: Lowering, scope: Scope, stage: ast.Stage, x: Tensor) -> Tensor:
     call = stage.call
-    positional, keywords = _evaluate(call.args, scope)
-    first_positional, first_keywords = _evaluate(stage.first, scope)
+    positional, keywords = evaluate_args(call.args, scope.env, scope.namespace)
+    first_positional, first_keywords = evaluate_args(stage.first, scope.env, scope.namespace)
     if first_positional:
         raise ResdslError("first(...) takes keyword arguments", first_positional[0][1],
                           "for example first(stride: 2)")
@@ -139,6 +139,3 @@ def _repeat(lowering: Lowering, scope: Scope, stage: ast.Stage, x: Tensor) -> Te
             x = lowering.call(scope, scope.namespace, call.callee, positional, keywords, call.span, call.name_span, x)
     return x
 
-
-def _evaluate(args, scope: Scope):
-    return evaluate_args(args, scope.env, scope.namespace)
