@@ -173,7 +173,7 @@ class _ToAst(Transformer):
     @v_args(meta=True)
     def group(self, meta, children):
         label, *rest = children
-        alias = rest.pop()[1] if rest and type(rest[-1]) is tuple and rest[-1][:1] == ("alias",) else None
+        alias = self._split_tail(rest)
         return ast.Group(str(label), tuple(rest), alias, _span(self.path, meta))
 
     @staticmethod

@@ -9,7 +9,7 @@ Errors are collected, not raised one by one: a failed step poisons its value and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import networkx as nx
 
@@ -65,15 +65,20 @@ class Lowering:
 
     # --- steps ---------------------------------------------------------------------------------
 
+    def attempt(self, lower: Callable[[], Tensor], x: Tensor) -> Tensor:
+        """Run one lowering step; on a fault in the spec, record it and go on with ``x`` poisoned.
+        Limit breaches stop everything."""
+        try:
+            return lower()
+        except LimitError:
+            raise
+        except ResdslError as error:
+            self.errors.append(error)
+            return Tensor(x.node, None)
+
     def steps(self, scope: Scope, steps: tuple[ast.Step, ...], x: Tensor) -> Tensor:
         for step in steps:
-            try:
-                x = _STEPS[type(step)](self, scope, step, x)
-            except LimitError:
-                raise
-            except ResdslError as error:
-                self.errors.append(error)
-                x = Tensor(x.node, None)
+            x = self.attempt(lambda: _STEPS[type(step)](self, scope, step, x), x)
             if step.alias:
                 self.bind_value(scope, step.alias, x, step.span)
         return x

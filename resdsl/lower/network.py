@@ -109,13 +109,7 @@ def _stage(lowering: Lowering, scope: Scope, stage: ast.Stage, x: Tensor) -> Ten
     if stage.call is None:
         x = lowering.steps(inner, stage.body, x)
     else:
-        try:
-            x = _repeat(lowering, inner, stage, x)
-        except LimitError:
-            raise
-        except ResdslError as error:
-            lowering.errors.append(error)
-            x = Tensor(x.node, None)
+        x = lowering.attempt(lambda: _repeat(lowering, inner, stage, x), x)
     if stage.alias:
         lowering.bind_value(scope, stage.alias, x, stage.span)
     return x
