@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import networkx as nx
 
@@ -66,7 +68,9 @@ class Network:
         """Parameters, MACs, memory, depth and paths: see :class:`resdsl.passes.stats.Stats`."""
         from resdsl.passes.stats import analyze
 
-        return analyze(self.with_input(input_shape).graph, batch)
+        network = self.with_input(input_shape)
+        with _no_cyclic_gc():
+            return analyze(network.graph, batch)
 
     def to_module(self, zero_init_residual: bool = False) -> torch.fx.GraphModule:
         """A trainable PyTorch module (imports torch): submodule paths are the IR node names.
@@ -83,10 +87,28 @@ class Network:
         return f"<Network {self.name}: {shape} → {out}, {len(self.graph)} nodes>"
 
 
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building or analyzing a graph.
+
+    Lowering allocates millions of small acyclic objects for a deep network; each full collection
+    walks all of them, which made time per node grow with depth (bench/RESULTS.md, scaling).
+    Reference counting still frees everything; the collector's previous state is restored.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _build(definition, namespace, overrides, input_shape, max_nodes) -> nx.DiGraph:
-    graph = lower_network(definition, namespace, overrides, input_shape, max_nodes)
-    lint(graph)
-    infer_shapes(graph)
+    with _no_cyclic_gc():
+        graph = lower_network(definition, namespace, overrides, input_shape, max_nodes)
+        lint(graph)
+        infer_shapes(graph)
     return graph
 
 

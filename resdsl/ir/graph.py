@@ -21,8 +21,10 @@ class IRError(AssertionError):
 
 def inputs(graph: nx.DiGraph, node: str) -> list[str]:
     """The producers of ``node``'s inputs, in port order."""
-    edges = graph.in_edges(node, data="port")
-    return [source for source, _, _ in sorted(edges, key=lambda edge: edge[2])]
+    producers = graph.pred[node]
+    if len(producers) < 2:
+        return list(producers)
+    return sorted(producers, key=lambda producer: producers[producer]["port"])
 
 
 def lint(graph: nx.DiGraph) -> None:
