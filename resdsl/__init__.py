@@ -16,5 +16,27 @@ def compile(source, *, zero_init_residual: bool = False, input_shape=None, **ove
     return load(source, input_shape=input_shape, **overrides).to_module(zero_init_residual)
 
 
-__all__ = ["Network", "ResdslError", "Span", "compile", "load"]
+def load_weights(model, path, ignore=()):
+    """Load a ``.pth`` (weights_only) or ``.safetensors`` checkpoint strictly; see
+    :func:`resdsl.backends.torch_tools.load_weights`."""
+    from resdsl.backends.torch_tools import load_weights as load
+
+    return load(model, path, ignore)
+
+
+def freeze(model, *patterns: str) -> int:
+    """Freeze parameters by stage name, module path or glob; see :func:`resdsl.backends.torch_tools.freeze`."""
+    from resdsl.backends.torch_tools import freeze as freeze_
+
+    return freeze_(model, *patterns)
+
+
+def optimize(model):
+    """Inference: batch norm folded into convs, channels_last, ``torch.compile``d."""
+    from resdsl.backends.torch_tools import optimize_for_inference
+
+    return optimize_for_inference(model)
+
+
+__all__ = ["Network", "ResdslError", "Span", "compile", "freeze", "load", "load_weights", "optimize"]
 __version__ = "0.1.0"

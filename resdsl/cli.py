@@ -87,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--exact", action="store_true")
     compare.add_argument("--json", action="store_true")
     _spec_options(compare)
+
+    compile_ = commands.add_parser("compile", help="build the PyTorch module (imports torch)",
+                                   description="Without -o: build the module on the meta device (no memory "
+                                               "used) and summarize it. With -o FILE.py: write a standalone "
+                                               "PyTorch source file.")
+    compile_.add_argument("spec", metavar="SPEC")
+    compile_.add_argument("-o", "--output", metavar="FILE.py", help="write standalone PyTorch source here")
+    _spec_options(compile_)
     return parser
 
 
@@ -138,6 +146,32 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compile(args: argparse.Namespace) -> int:
+    network = _load(args.spec, args)
+    if args.output:
+        output = Path(args.output)
+        if output.suffix != ".py":
+            raise UsageError(f"-o {output}: write Python source to a .py file")
+        if not output.parent.is_dir():
+            raise UsageError(f"-o {output}: no folder {output.parent}")
+        partial = output.with_name(f".{output.name}.partial")
+        partial.write_text(network.to_source(), encoding="utf-8")
+        partial.replace(output)  # all or nothing
+        from resdsl.backends.torch_source import class_name
+
+        print(f"wrote {output}: class {class_name(network.name)}, {network.stats().params:,} parameters")
+        return 0
+    import torch
+
+    from resdsl.backends.torch_tools import summary
+
+    with torch.device("meta"):
+        model = network.to_module()
+    print(f"{network.name}: torch.fx.GraphModule, built on the meta device (no memory used)")
+    print(summary(model))
+    return 0
+
+
 def _report(error: ResdslError) -> None:
     errors = error.errors
     for each in errors:
@@ -146,7 +180,7 @@ def _report(error: ResdslError) -> None:
         print(f"{len(errors)} errors", file=sys.stderr)
 
 
-COMMANDS = {"check": _check, "stats": _stats, "compare": _compare}
+COMMANDS = {"check": _check, "stats": _stats, "compare": _compare, "compile": _compile}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -81,6 +81,12 @@ class Network:
 
         return build_module(self.graph, zero_init_residual)
 
+    def to_source(self) -> str:
+        """A standalone PyTorch file defining this network (no resdsl import); see :mod:`torch_source`."""
+        from resdsl.backends.torch_source import generate_source
+
+        return generate_source(self.graph)
+
     def __repr__(self) -> str:
         shape = "x".join(map(str, self.input_shape))
         out = "x".join(map(str, self.output_shape))

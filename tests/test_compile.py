@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,94 @@ def test_generated_forward_is_readable() -> None:
     assert 'layer1_0_conv1 = getattr(self.layer1, "0").conv1(maxpool1)' in code
     assigned = [line for line in code.splitlines() if " = " in line]
     assert len(assigned) == len(network.graph) - 1  # one line per node after the input
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_standalone_source_matches_compiled_module(path: Path, tmp_path: Path, monkeypatch) -> None:
+    import importlib
+
+    from resdsl.backends.torch_source import class_name
+    from resdsl.cli import main
+
+    assert main(["compile", str(path.relative_to(ROOT)), "-o", str(tmp_path / "model.py")]) == 0
+    source = (tmp_path / "model.py").read_text()
+    assert "resdsl" not in source.split('"""', 2)[2], "the generated file must not import resdsl"
+    assert source == resdsl.load(path).to_source(), "generation is deterministic"
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("model")
+    network = resdsl.load(path)
+    theirs = getattr(module, class_name(network.name))().eval()
+    ours = network.to_module().eval()
+    assert [(k, v.shape) for k, v in theirs.state_dict().items()] == \
+        [(k, v.shape) for k, v in ours.state_dict().items()]
+    theirs.load_state_dict(ours.state_dict(), strict=True)
+    x = torch.randn(2, *network.input_shape)
+    with torch.no_grad():
+        torch.testing.assert_close(theirs(x), ours(x), rtol=0, atol=0)
+    del sys.modules["model"]
+
+
+def test_compile_summary_on_meta_device(capsys) -> None:
+    from resdsl.cli import main
+
+    assert main(["compile", "examples/resnet50.res"]) == 0
+    out = capsys.readouterr().out
+    assert "meta device" in out and out.rstrip().endswith("25,557,032")
+
+
+def test_fullgraph_compile_has_no_graph_breaks() -> None:
+    model = resdsl.compile(ROOT / "examples/resnet18.res").eval()
+    compiled = torch.compile(model, fullgraph=True, backend="eager")  # dynamo raises on any graph break
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x))
+
+
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+def test_load_weights_roundtrip_and_mismatch(tmp_path: Path, suffix: str) -> None:
+    source = resdsl.compile(ROOT / "examples/cifar_resnet20.res")
+    path = tmp_path / f"weights{suffix}"
+    if suffix == ".pth":
+        torch.save({"state_dict": source.state_dict()}, path)
+    else:
+        from safetensors.torch import save_file
+        save_file({k: v.contiguous() for k, v in source.state_dict().items()}, str(path))
+    target = resdsl.compile(ROOT / "examples/cifar_resnet20.res")
+    resdsl.load_weights(target, path)
+    for key, value in source.state_dict().items():
+        assert torch.equal(target.state_dict()[key], value)
+    wide = resdsl.compile(ROOT / "examples/cifar_resnet20.res", classes=100)
+    with pytest.raises(resdsl.ResdslError, match=r"wrong shape \(2\): fc.bias: checkpoint \(10,\), model \(100,\)"):
+        resdsl.load_weights(wide, path)
+    resdsl.load_weights(wide, path, ignore=["fc.*"])
+    other = resdsl.compile(ROOT / "examples/resnet18.res")
+    with pytest.raises(resdsl.ResdslError, match=r"missing \(\d+\): .*unexpected \(\d+\): "):
+        resdsl.load_weights(other, path)
+
+
+def test_pickled_code_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "evil.pth"
+    torch.save({"state_dict": {"x": torch.zeros(1)}, "hook": print}, path)  # a callable needs unpickling code
+    with pytest.raises(resdsl.ResdslError, match="weights_only|cannot read"):
+        resdsl.load_weights(resdsl.compile(ROOT / "examples/cifar_resnet20.res"), path)
+
+
+def test_transfer_learning_freeze_and_new_head(tmp_path: Path) -> None:
+    pretrained = torchvision.models.resnet18()
+    torch.save(pretrained.state_dict(), tmp_path / "resnet18.pth")
+    model = resdsl.compile(ROOT / "examples/resnet18.res", classes=10)
+    resdsl.load_weights(model, tmp_path / "resnet18.pth", ignore=["fc.*"])
+    assert resdsl.freeze(model, "conv1", "bn1", "layer*") == 62 - 2  # every tensor but fc.weight, fc.bias
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    model.train()
+    for _ in range(2):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(torch.randn(4, 3, 64, 64)), torch.tensor([0, 1, 2, 3])).backward()
+        optimizer.step()
+    after = model.state_dict()
+    assert torch.equal(after["layer3.1.conv2.weight"], pretrained.state_dict()["layer3.1.conv2.weight"])
+    assert torch.equal(after["conv1.weight"], before["conv1.weight"])
+    assert not torch.equal(after["fc.weight"], before["fc.weight"])
+    with pytest.raises(resdsl.ResdslError, match="no parameter matches"):
+        resdsl.freeze(model, "layer9")

@@ -73,7 +73,7 @@ def _install(root: torch.nn.Module, path: str, module: torch.nn.Module) -> None:
     root.add_module(leaf, module)
 
 
-def _inplace_safe(graph: nx.DiGraph, node: str) -> bool:
+def inplace_relu(graph: nx.DiGraph, node: str) -> bool:
     """An in-place relu may overwrite its input when nothing else reads it and autograd does not
     need it: the input is used once and produced by conv, batch norm or an add (torchvision's pattern)."""
     (producer,) = inputs(graph, node)
@@ -98,7 +98,7 @@ def build_module(graph: nx.DiGraph, zero_init_residual: bool = False) -> torch.f
             value = fx_graph.placeholder("x")
         elif op.kind in modules:
             module = modules[op.kind](op, shapes)
-            if op.kind == "activation" and op.function == "relu" and _inplace_safe(graph, node):
+            if op.kind == "activation" and op.function == "relu" and inplace_relu(graph, node):
                 module.inplace = True
             _install(root, node, module)
             value = fx_graph.call_module(node, tuple(args))
