@@ -88,6 +88,19 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--json", action="store_true")
     _spec_options(compare)
 
+    render = commands.add_parser("render", help="draw the network with Graphviz")
+    render.add_argument("spec", metavar="SPEC")
+    render.add_argument("-o", "--output", required=True, metavar="FILE",
+                        help="out.svg, out.png, out.pdf or out.dot (the format follows the extension)")
+    render.add_argument("--format", choices=("svg", "png", "pdf", "dot"), help="override the extension")
+    render.add_argument("--collapse", choices=("none", "blocks", "stages"),
+                        help="one node per layer, per block (identical runs folded) or per stage "
+                             "(default: every layer up to 200 nodes, else blocks)")
+    render.add_argument("--direction", choices=("TB", "LR"), default="TB", help="top to bottom or left to right")
+    render.add_argument("--no-shapes", action="store_true", help="leave tensor shapes off the edges")
+    render.add_argument("--input", type=_shape, metavar="CxHxW")
+    _spec_options(render)
+
     compile_ = commands.add_parser("compile", help="build the PyTorch module (imports torch)",
                                    description="Without -o: build the module on the meta device (no memory "
                                                "used) and summarize it. With -o FILE.py: write a standalone "
@@ -146,6 +159,22 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _render(args: argparse.Namespace) -> int:
+    from resdsl.backends.graphviz import FORMATS, render_file
+
+    output = Path(args.output)
+    fmt = args.format or output.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise UsageError(f"-o {output}: cannot tell the format; use .svg, .png, .pdf or .dot (or --format)")
+    if not output.parent.is_dir():
+        raise UsageError(f"-o {output}: no folder {output.parent}")
+    network = _load(args.spec, args).with_input(args.input)
+    render_file(network.graph, output, fmt, collapse=args.collapse, direction=args.direction,
+                shapes=not args.no_shapes)
+    print(f"wrote {output}")
+    return 0
+
+
 def _compile(args: argparse.Namespace) -> int:
     network = _load(args.spec, args)
     if args.output:
@@ -180,7 +209,7 @@ def _report(error: ResdslError) -> None:
         print(f"{len(errors)} errors", file=sys.stderr)
 
 
-COMMANDS = {"check": _check, "stats": _stats, "compare": _compare, "compile": _compile}
+COMMANDS = {"check": _check, "stats": _stats, "compare": _compare, "render": _render, "compile": _compile}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -81,6 +81,21 @@ class Network:
 
         return build_module(self.graph, zero_init_residual)
 
+    def to_dot(self, collapse: str | None = None, direction: str = "TB", shapes: bool = True) -> str:
+        """The diagram as Graphviz DOT; see :mod:`resdsl.backends.graphviz`."""
+        from resdsl.backends.graphviz import to_dot
+
+        return to_dot(self.graph, collapse, direction, shapes)
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter shows a Network as its diagram (nothing, without Graphviz's dot program)."""
+        from resdsl.backends.graphviz import render
+
+        try:
+            return render(self.graph, "svg").decode()
+        except ResdslError:
+            return None
+
     def to_source(self) -> str:
         """A standalone PyTorch file defining this network (no resdsl import); see :mod:`torch_source`."""
         from resdsl.backends.torch_source import generate_source

@@ -5,7 +5,8 @@ attributes are ``op`` and ``span`` (lowering), ``stage`` and ``block`` (lowering
 (:mod:`resdsl.passes.shapes`), ``params``/``buffers``/``macs`` (:mod:`resdsl.passes.counting`).
 Edges are uses, with ``port`` (input position) and ``kind`` (``main``, ``skip``, ``projection``).
 Nodes are stored in a topological order (producers before users), so passes iterate ``graph``
-directly. Graph attributes: ``name``, ``input_shape``, ``output``, ``path``, ``parameters``, ``residuals``.
+directly. Graph attributes: ``name``, ``input_shape``, ``output``, ``path``, ``parameters``, ``residuals`` (one
+entry per residual unit), ``blocks`` (block instance → the call that made it, ``bottleneck(256, stride: 2)``).
 """
 
 from __future__ import annotations

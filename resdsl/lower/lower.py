@@ -19,8 +19,8 @@ from resdsl.ir import ops
 from resdsl.ir.ops import ShapeError, format_shape
 from resdsl.lower.layers import ALIASES, LAYERS
 from resdsl.lower.scope import Namespace, Scope, Tensor, aliases_defined
-from resdsl.lower.values import (Parameter, Ref, Symbol, bind, evaluate, evaluate_args, integer, number,
-                                 one_of)
+from resdsl.lower.values import (Parameter, Ref, Symbol, bind, describe, evaluate, evaluate_args, integer,
+                                 number, one_of)
 
 MAX_NODES = 100_000
 MAX_CALL_DEPTH = 64
@@ -40,7 +40,7 @@ class LimitError(ResdslError):
 
 class Lowering:
     def __init__(self, max_nodes: int = MAX_NODES) -> None:
-        self.graph = nx.DiGraph(residuals=[])
+        self.graph = nx.DiGraph(residuals=[], blocks={})
         self.errors: list[ResdslError] = []
         self.max_nodes = max_nodes
 
@@ -139,6 +139,8 @@ class Lowering:
         local = scope.names.explicit(label, span) if label else scope.names.automatic(callee, span)
         inner = scope.child(local, env=env, namespace=home, later=aliases_defined(block.body),
                             block=scope.qualify(local), calls=(*scope.calls, callee))
+        written = [describe(value) for value, _ in positional] + [f"{k}: {describe(v)}" for k, v, _ in keywords]
+        self.graph.graph["blocks"][inner.block] = f"{callee}({', '.join(written)})"
         return self.steps(inner, block.body, x)
 
     def bind_block(self, block: ast.BlockDef, home: Namespace, positional, keywords, span: Span) -> dict[str, Any]:

@@ -1,0 +1,255 @@
+"""The diagram backend: an IR graph as Graphviz DOT, and DOT rendered to SVG, PNG or PDF.
+
+Stages are clusters labelled with their output shape; nodes name the op and its key arguments
+(``conv 3×3, 128, /2``); edges carry tensor shapes; adds are ⊕. Identity shortcuts are solid and
+projection shortcuts dashed (the ResNet paper's Figure 3 convention); main-path edges weigh more, so
+the main path runs straight and shortcuts curve beside it. ``collapse="blocks"`` draws one node per
+block instance and folds runs of identical ones (``bottleneck(256) ×35``); ``"stages"`` one per stage.
+Every label is escaped, and the same graph always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import networkx as nx
+
+from resdsl.errors import ResdslError
+from resdsl.ir import ops
+from resdsl.ir.graph import inputs
+
+COLLAPSE = ("none", "blocks", "stages")
+FORMATS = ("svg", "png", "pdf", "dot")
+EXPANDED_LIMIT = 200  # the default draws every node up to this many, then one node per block
+
+
+def shape_label(shape: ops.Shape) -> str:
+    return "×".join(map(str, shape))
+
+
+def _stride(op) -> str:
+    return f", /{op.stride}" if op.stride > 1 else ""
+
+
+#: op kind → node label
+LABELS = {
+    "input": lambda op: f"input {shape_label(op.shape)}",
+    "conv": lambda op: f"conv {op.kernel}×{op.kernel}, {op.out_channels}{_stride(op)}"
+    + (f", groups {op.groups}" if op.groups > 1 else "") + (f", dilation {op.dilation}" if op.dilation > 1 else ""),
+    "bn": lambda op: "bn",
+    "activation": lambda op: op.function,
+    "maxpool": lambda op: f"maxpool {op.kernel}×{op.kernel}{_stride(op)}",
+    "avgpool": lambda op: f"avgpool {op.kernel}×{op.kernel}{_stride(op)}",
+    "global_avgpool": lambda op: "avgpool global",
+    "flatten": lambda op: "flatten",
+    "linear": lambda op: f"fc {op.out_features}",
+    "dropout": lambda op: f"dropout {op.p:g}",
+    "upsample": lambda op: f"upsample ×{op.scale}" + (" bilinear" if op.mode == "bilinear" else ""),
+    "subsample": lambda op: f"subsample /{op.stride}",
+    "zeropad": lambda op: f"zero-pad to {op.channels}",
+    "scale": lambda op: f"× {op.factor:g}",
+    "add": lambda op: "+",
+    "mul": lambda op: "×",
+    "concat": lambda op: "concat",
+}
+
+#: op family or kind → node style
+STYLES = {
+    "merge": 'shape=circle, width=0.32, fixedsize=true, fontsize=14, style=filled, fillcolor="#ffffff"',
+    "conv": 'shape=box, style="rounded,filled", fillcolor="#dbe9f6"',
+    "norm": 'shape=box, style="rounded,filled", fillcolor="#ececec"',
+    "pool": 'shape=box, style="rounded,filled", fillcolor="#e2f0d9"',
+    "linear": 'shape=box, style="rounded,filled", fillcolor="#f2dcdb"',
+    "input": "shape=plaintext",
+    "block": 'shape=box, style="rounded,filled", fillcolor="#dbe9f6", penwidth=1.2',
+    "other": 'shape=box, style="rounded,filled", fillcolor="#faf3e3"',
+}
+
+
+def quote(text: str) -> str:
+    """A DOT double-quoted string: nothing in it can end the string or act as a Graphviz escape."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "").replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+@dataclass
+class Unit:
+    """One drawn node: an IR node, a (folded run of) block instance(s), or a stage."""
+
+    key: str
+    label: str
+    style: str
+    stage: str | None
+    members: list[str] = field(default_factory=list)
+    first: list[str] = field(default_factory=list)  # members of the first instance of a folded run
+    instances: int = 1
+
+
+def _style(op: ops.Op) -> str:
+    if op.kind in ("add", "mul"):
+        return STYLES["merge"]
+    if op.kind == "input":
+        return STYLES["input"]
+    return STYLES.get(op.family, STYLES["other"])
+
+
+def _outer_block(graph: nx.DiGraph, block: str | None) -> str | None:
+    """The outermost block instance containing a node (``layer1.0`` for ``layer1.0.se1``)."""
+    if block is None:
+        return None
+    parts = block.split(".")
+    blocks = graph.graph["blocks"]
+    return next((".".join(parts[:n]) for n in range(1, len(parts) + 1) if ".".join(parts[:n]) in blocks), block)
+
+
+def _units(graph: nx.DiGraph, collapse: str) -> tuple[list[Unit], dict[str, str]]:
+    nodes = graph.nodes
+    units: dict[str, Unit] = {}
+    owner: dict[str, str] = {}
+    for node in graph:
+        data = nodes[node]
+        if collapse == "stages" and data["stage"]:
+            key = data["stage"]
+            label = key
+            style = STYLES["block"]
+        elif collapse == "blocks" and data["block"]:
+            key = _outer_block(graph, data["block"])
+            label = f"{graph.graph['blocks'].get(key, key)}\n{key}"
+            style = STYLES["block"]
+        else:
+            key, label, style = node, LABELS[data["op"].kind](data["op"]), _style(data["op"])
+        unit = units.setdefault(key, Unit(key, label, style, data["stage"]))
+        unit.members.append(node)
+        owner[node] = key
+    ordered = list(units.values())
+    if collapse == "blocks":
+        projected = {_outer_block(graph, r["block"]): r["shortcut"] for r in graph.graph["residuals"]
+                     if r["shortcut"] != "identity"}
+        for unit in ordered:
+            if unit.key in projected:
+                unit.label += f"\nshortcut: {projected[unit.key]}"
+        ordered = _fold(graph, ordered, owner)
+    for unit in ordered:
+        if collapse == "stages" and unit.key == unit.stage:
+            residual = sum(1 for r in graph.graph["residuals"] if r["stage"] == unit.key)
+            unit.label = f"{unit.key}\n{residual} residual units" if residual else unit.key
+    return ordered, owner
+
+
+def _signature(graph: nx.DiGraph, key: str, members: list[str]) -> tuple:
+    """What makes two block instances draw the same: their call and their ops with shapes."""
+    return graph.graph["blocks"].get(key), tuple((graph.nodes[n]["op"], graph.nodes[n]["shape"]) for n in members)
+
+
+def _fold(graph: nx.DiGraph, units: list[Unit], owner: dict[str, str]) -> list[Unit]:
+    """Merge runs of consecutive, identical block instances of one stage into one unit."""
+    folded: list[Unit] = []
+    for unit in units:
+        previous = folded[-1] if folded else None
+        if (previous is not None and unit.key in graph.graph["blocks"] and previous.stage == unit.stage
+                and previous.key in graph.graph["blocks"]
+                and _signature(graph, previous.key, previous.first) == _signature(graph, unit.key, unit.members)):
+            previous.members.extend(unit.members)
+            previous.instances += 1
+            for node in unit.members:
+                owner[node] = previous.key
+            previous.label = (f"{graph.graph['blocks'][previous.key]} ×{previous.instances}\n"
+                              f"{previous.key} – {unit.key}")
+            continue
+        unit.first = list(unit.members)
+        folded.append(unit)
+    return folded
+
+
+def default_collapse(graph: nx.DiGraph) -> str:
+    """Every node while the diagram stays readable; one node per block beyond that."""
+    return "none" if len(graph) <= EXPANDED_LIMIT else "blocks"
+
+
+def to_dot(graph: nx.DiGraph, collapse: str | None = None, direction: str = "TB", shapes: bool = True) -> str:
+    """The diagram as DOT source. Deterministic: the same graph gives the same text."""
+    collapse = collapse or default_collapse(graph)
+    if collapse not in COLLAPSE:
+        raise ValueError(f"collapse must be one of {COLLAPSE}")
+    nodes = graph.nodes
+    units, owner = _units(graph, collapse)
+    position = {unit.key: index for index, unit in enumerate(units)}
+    ids = {key: f"n{index}" for key, index in position.items()}
+    by_key = {unit.key: unit for unit in units}
+    lines = [
+        f"digraph {quote(graph.graph['name'])} {{",
+        f'  graph [rankdir={direction}, fontname="Helvetica", fontsize=11, nodesep=0.25, ranksep=0.3, '
+        f'label={quote(graph.graph["name"])}, labelloc=t];',
+        '  node [fontname="Helvetica", fontsize=10, height=0.3, margin="0.12,0.04"];',
+        '  edge [fontname="Helvetica", fontsize=8, color="#555555", arrowsize=0.6];',
+    ]
+    stages: dict[str | None, list[Unit]] = {}
+    for unit in units:
+        stages.setdefault(unit.stage if collapse != "stages" else None, []).append(unit)
+
+    def node_line(unit: Unit, indent: str) -> str:
+        return f"{indent}{ids[unit.key]} [label={quote(unit.label)}, tooltip={quote(unit.key)}, {unit.style}];"
+
+    for index, (stage, members) in enumerate(stages.items()):
+        if stage is None:
+            lines.extend(node_line(unit, "  ") for unit in members)
+            continue
+        last = members[-1].members[-1]
+        label = f"{stage} · {shape_label(nodes[last]['shape'])}"
+        lines.append(f"  subgraph cluster_{index} {{")
+        lines.append(f'    label={quote(label)}; labeljust=l; style="rounded,dashed"; color="#9aa7b5";')
+        lines.extend(node_line(unit, "    ") for unit in members)
+        lines.append("  }")
+
+    drawn: dict[tuple[str, str], str] = {}
+    for source, target, kind in graph.edges(data="kind"):
+        a, b = owner[source], owner[target]
+        if a == b:
+            continue
+        previous = drawn.get((a, b))
+        if previous is None or (previous == "main" and kind != "main"):
+            drawn[(a, b)] = kind
+    for (a, b), kind in sorted(drawn.items(), key=lambda item: (position[item[0][0]], position[item[0][1]])):
+        producer = next(n for n in reversed(by_key[a].members) if any(owner[t] == b for t in graph.successors(n)))
+        attributes = [f"weight={10 if kind == 'main' else 1}"]
+        if shapes:
+            attributes.append(f"label={quote(' ' + shape_label(nodes[producer]['shape']))}")
+        if kind == "projection":
+            attributes.append("style=dashed")
+        elif kind == "skip":
+            attributes.append('color="#333333"')
+        lines.append(f"  {ids[a]} -> {ids[b]} [{', '.join(attributes)}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def render(graph: nx.DiGraph, fmt: str, **options) -> bytes:
+    """The diagram as ``svg``, ``png``, ``pdf`` or ``dot`` bytes; raises ResdslError without ``dot``."""
+    source = to_dot(graph, **options)
+    if fmt == "dot":
+        return source.encode()
+    if fmt not in FORMATS:
+        raise ResdslError(f"unknown diagram format '{fmt}'", hint=f"use one of: {', '.join(FORMATS)}")
+    import graphviz
+
+    try:
+        return graphviz.Source(source).pipe(format=fmt, engine="dot")
+    except graphviz.ExecutableNotFound:
+        raise ResdslError("Graphviz's 'dot' program is not installed, so only .dot output is possible",
+                          hint="install it: apt-get install graphviz (Debian/Ubuntu), brew install graphviz "
+                               "(macOS); or write -o net.dot") from None
+    except graphviz.CalledProcessError as error:
+        detail = (error.stderr or b"").decode(errors="replace").strip().splitlines()
+        raise ResdslError(f"Graphviz failed: {detail[-1] if detail else error}") from None
+
+
+def render_file(graph: nx.DiGraph, path: str | Path, fmt: str | None = None, **options) -> Path:
+    """Write the diagram; the format comes from ``fmt`` or the extension. All or nothing."""
+    path = Path(path)
+    fmt = fmt or path.suffix.lstrip(".").lower()
+    data = render(graph, fmt, **options)  # before touching the file: an error leaves nothing behind
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(data)
+    partial.replace(path)
+    return path
