@@ -87,13 +87,14 @@ def test_bottleneck_saves_16_94x_over_basic_at_256_channels() -> None:
     assert round(conv(basic) / conv(bottleneck), 2) == 16.94
 
 
-def test_examples_never_import_torch() -> None:
+def test_examples_never_import_torch(tmp_path: Path) -> None:
     code = ("import sys, glob, resdsl\n"
             "for p in sorted(glob.glob('examples/*.res')):\n"
             "    n = resdsl.load(p); n.stats(batch=2)\n"
             "assert 'torch' not in sys.modules, 'torch was imported'\n")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
-    for command in (["check", "examples/resnet152.res"], ["stats", "examples/resnet152.res"]):
+    for command in (["check", "examples/resnet152.res"], ["stats", "examples/resnet152.res"],
+                    ["render", "examples/resnet152.res", "-o", str(tmp_path / "net.svg")]):
         out = subprocess.run([sys.executable, "-X", "importtime", "-m", "resdsl", *command], cwd=ROOT,
                              capture_output=True, text=True, check=True)
         assert not any(line.endswith(" torch") for line in out.stderr.splitlines())
