@@ -3,9 +3,9 @@
     python bench/gpu_throughput.py [--models resnet50 resnet18] [--batch 256] [--steps 30]
 
 bf16 autocast, channels_last, batch 256; a training step (SGD, cross-entropy) and inference; eager and
-``torch.compile``. Prints images per second and the ratio resdsl / torchvision per cell, then the
-``optimize`` inference path (batch norm folded into conv, channels_last, compiled) against
-torchvision + torch.compile.
+``torch.compile(fullgraph=True)``. Prints images per second and the ratio resdsl / torchvision per
+cell, then ``resdsl.optimize`` (batch norm folded into conv, channels_last, compiled) against
+torchvision + ``torch.compile``.
 """
 
 from __future__ import annotations
@@ -34,14 +34,19 @@ def timed(step, steps: int, warmup: int) -> float:
     return time.perf_counter() - start
 
 
-def throughput(model: torch.nn.Module, mode: str, compiled: bool, batch: int, steps: int) -> float:
+def compiled(model: torch.nn.Module) -> torch.nn.Module:
+    return torch.compile(model, fullgraph=True)
+
+
+def throughput(model: torch.nn.Module, mode: str, wrap, batch: int, steps: int) -> float:
+    """Images per second; ``wrap`` turns the CUDA, channels_last model into what runs (None: eager)."""
     model = model.cuda().to(memory_format=torch.channels_last)
     x = torch.randn(batch, 3, 224, 224, device="cuda").to(memory_format=torch.channels_last)
     y = torch.randint(0, 1000, (batch,), device="cuda")
     if mode == "train":
         model.train()
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        forward = torch.compile(model) if compiled else model
+        forward = wrap(model) if wrap else model
 
         def step() -> None:
             optimizer.zero_grad(set_to_none=True)
@@ -51,20 +56,13 @@ def throughput(model: torch.nn.Module, mode: str, compiled: bool, batch: int, st
             optimizer.step()
     else:
         model.eval()
-        forward = torch.compile(model) if compiled else model
+        forward = wrap(model) if wrap else model
 
         def step() -> None:
             with torch.inference_mode(), torch.autocast("cuda", torch.bfloat16):
                 forward(x)
-    seconds = timed(step, steps, warmup=10 if compiled else 5)
+    seconds = timed(step, steps, warmup=10 if wrap else 5)
     return batch * steps / seconds
-
-
-def optimized(model: torch.nn.Module) -> torch.nn.Module:
-    """Inference-only: fold batch norm into the preceding conv (fx), then compile."""
-    from torch.fx.experimental.optimization import fuse
-
-    return fuse(model.eval())
 
 
 def main() -> None:
@@ -79,22 +77,22 @@ def main() -> None:
     print(f"{'model':<10} {'cell':<20} {'torchvision img/s':>18} {'resdsl img/s':>13} {'ratio':>7}")
     for name in args.models:
         for mode in ("train", "inference"):
-            for compiled in (False, True):
+            for wrap in (None, compiled):
                 torch.manual_seed(0)
                 ours = resdsl.compile(ROOT / "examples" / f"{name}.res")
                 theirs = getattr(torchvision.models, name)()
                 # Alternate who goes first so neither always meets a warmer GPU.
-                first, second = (theirs, ours) if compiled else (ours, theirs)
-                a = throughput(first, mode, compiled, args.batch, args.steps)
-                b = throughput(second, mode, compiled, args.batch, args.steps)
+                first, second = (theirs, ours) if wrap else (ours, theirs)
+                a = throughput(first, mode, wrap, args.batch, args.steps)
+                b = throughput(second, mode, wrap, args.batch, args.steps)
                 tv, rd = (a, b) if first is theirs else (b, a)
-                cell = f"{mode} {'compile' if compiled else 'eager'}"
+                cell = f"{mode} {'compile' if wrap else 'eager'}"
                 print(f"{name:<10} {cell:<20} {tv:>18,.0f} {rd:>13,.0f} {rd / tv:>7.3f}", flush=True)
                 torch.cuda.empty_cache()
-        ours = optimized(resdsl.compile(ROOT / "examples" / f"{name}.res"))
+        ours = resdsl.compile(ROOT / "examples" / f"{name}.res")
         theirs = getattr(torchvision.models, name)()
-        tv = throughput(theirs, "inference", True, args.batch, args.steps)
-        rd = throughput(ours, "inference", True, args.batch, args.steps)
+        tv = throughput(theirs, "inference", compiled, args.batch, args.steps)
+        rd = throughput(ours, "inference", resdsl.optimize, args.batch, args.steps)
         print(f"{name:<10} {'optimize vs compile':<20} {tv:>18,.0f} {rd:>13,.0f} {rd / tv:>7.3f}", flush=True)
 
 
