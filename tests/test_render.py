@@ -11,7 +11,7 @@ import networkx as nx
 import pytest
 
 import resdsl
-from resdsl.backends.graphviz import quote, render, to_dot
+from resdsl.backends.graphviz import quote, render
 from resdsl.cli import main
 from resdsl.ir.ops import format_shape
 from conftest import EXAMPLES, ROOT

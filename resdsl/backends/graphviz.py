@@ -17,7 +17,6 @@ import networkx as nx
 
 from resdsl.errors import ResdslError
 from resdsl.ir import ops
-from resdsl.ir.graph import inputs
 
 COLLAPSE = ("none", "blocks", "stages")
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -111,7 +110,8 @@ def _units(graph: nx.DiGraph, collapse: str) -> tuple[list[Unit], dict[str, str]
         data = nodes[node]
         if collapse == "stages" and data["stage"]:
             key = data["stage"]
-            label = key
+            units_in_stage = sum(1 for r in graph.graph["residuals"] if r["stage"] == key)
+            label = f"{key}\n{units_in_stage} residual units" if units_in_stage else key
             style = STYLES["block"]
         elif collapse == "blocks" and data["block"]:
             key = _outer_block(graph, data["block"])
@@ -130,10 +130,6 @@ def _units(graph: nx.DiGraph, collapse: str) -> tuple[list[Unit], dict[str, str]
             if unit.key in projected:
                 unit.label += f"\nshortcut: {projected[unit.key]}"
         ordered = _fold(graph, ordered, owner)
-    for unit in ordered:
-        if collapse == "stages" and unit.key == unit.stage:
-            residual = sum(1 for r in graph.graph["residuals"] if r["stage"] == unit.key)
-            unit.label = f"{unit.key}\n{residual} residual units" if residual else unit.key
     return ordered, owner
 
 
