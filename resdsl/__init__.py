@@ -10,7 +10,6 @@ from resdsl.errors import ResdslError, Span
 from resdsl.network import Network, load
 
 
-
 def compile(source, *, zero_init_residual: bool = False, input_shape=None, **overrides):  # noqa: A001
     """Load a spec and build its PyTorch module (see :meth:`Network.to_module`)."""
     return load(source, input_shape=input_shape, **overrides).to_module(zero_init_residual)

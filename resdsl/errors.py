@@ -12,12 +12,13 @@ turns it into text::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from resdsl.frozen import frozen
 
-@dataclass(frozen=True, order=True)
+
+@frozen(order=True)
 class Span:
     """A region of a source file: 1-based line and column, end exclusive."""
 

@@ -5,28 +5,27 @@ The Lark tree never leaves the frontend; everything after parsing sees these.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Union
 
 from resdsl.errors import Span
-
+from resdsl.frozen import frozen
 
 # --- expressions -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class Number:
     value: int | float | bool
     span: Span
 
 
-@dataclass(frozen=True)
+@frozen
 class Name:
     id: str
     span: Span
 
 
-@dataclass(frozen=True)
+@frozen
 class BinaryOp:
     operator: str  # one of + - * / // %
     left: Expr
@@ -34,13 +33,13 @@ class BinaryOp:
     span: Span
 
 
-@dataclass(frozen=True)
+@frozen
 class Negate:
     operand: Expr
     span: Span
 
 
-@dataclass(frozen=True)
+@frozen
 class CallValue:
     """``bias_projection(128, 2)`` written as a value: a block to instantiate later (a custom shortcut)."""
 
@@ -53,7 +52,7 @@ class CallValue:
 Expr = Union[Number, Name, BinaryOp, Negate, CallValue]
 
 
-@dataclass(frozen=True)
+@frozen
 class Arg:
     keyword: str | None  # None for a positional argument
     value: Expr
@@ -63,7 +62,7 @@ class Arg:
 # --- steps: what a body is a sequence of -----------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class Layer:
     """A call of a built-in layer or of a block: ``fc: linear(classes)``, ``basic(64) * 2 as c2``."""
 
@@ -76,7 +75,7 @@ class Layer:
     name_span: Span
 
 
-@dataclass(frozen=True)
+@frozen
 class Group:
     """``name: { ... }``: a named scope, the module path of the layers inside."""
 
@@ -86,7 +85,7 @@ class Group:
     span: Span
 
 
-@dataclass(frozen=True)
+@frozen
 class Residual:
     """``residual(shortcut: auto) { main path }``: out = main(x) * scale + shortcut(x)."""
 
@@ -96,7 +95,7 @@ class Residual:
     span: Span
 
 
-@dataclass(frozen=True)
+@frozen
 class MergeValues:
     """``add(c3)``, ``concat(a, b)``: merge the current value with named ones."""
 
@@ -106,7 +105,7 @@ class MergeValues:
     span: Span
 
 
-@dataclass(frozen=True)
+@frozen
 class MergeBranches:
     """``concat { a | b }``: run each branch on the current value, then merge."""
 
@@ -122,13 +121,13 @@ Step = Union[Layer, Group, Residual, MergeValues, MergeBranches]
 # --- network-level statements ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class Input:
     dims: tuple[int, ...]
     span: Span
 
 
-@dataclass(frozen=True)
+@frozen
 class Stage:
     """``stage layer2 = bottleneck(128) * 4, first(stride: 2)`` or ``stage enc { ... }``."""
 
@@ -140,7 +139,7 @@ class Stage:
     span: Span
 
 
-@dataclass(frozen=True)
+@frozen
 class Section:
     """``stem { ... }`` / ``head { ... }``: a stage whose layers keep network-level names."""
 
@@ -149,14 +148,14 @@ class Section:
     span: Span
 
 
-@dataclass(frozen=True)
+@frozen
 class Param:
     name: str
     default: Expr | None
     span: Span
 
 
-@dataclass(frozen=True)
+@frozen
 class BlockDef:
     name: str
     params: tuple[Param, ...]
@@ -167,7 +166,7 @@ class BlockDef:
 NetworkItem = Union[BlockDef, Input, Stage, Section, Step]
 
 
-@dataclass(frozen=True)
+@frozen
 class NetworkDef:
     name: str
     params: tuple[Param, ...]
@@ -175,14 +174,14 @@ class NetworkDef:
     span: Span
 
 
-@dataclass(frozen=True)
+@frozen
 class Import:
     path: str | None  # None: the standard library
     names: tuple[tuple[str, Span], ...] | None  # None: every block
     span: Span
 
 
-@dataclass(frozen=True)
+@frozen
 class SourceFile:
     path: str
     imports: tuple[Import, ...]

@@ -73,7 +73,7 @@ def _lark() -> Lark:
     for folder in _GRAMMAR_DIRS:
         grammar = folder / "resdsl.lark"
         if grammar.is_file():
-            return Lark(grammar.read_text(encoding="utf-8"), parser="lalr", propagate_positions=True,
+            return Lark(grammar.read_text(encoding="utf-8"), parser="lalr", lexer="basic", propagate_positions=True,
                         maybe_placeholders=False, cache=True)
     raise RuntimeError(f"resdsl's grammar is missing: looked in {', '.join(map(str, _GRAMMAR_DIRS))}")
 

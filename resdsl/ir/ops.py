@@ -18,9 +18,10 @@ rules (``fvcore.nn.FlopCountAnalysis``) exactly, so a compiled model's fvcore to
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 from typing import ClassVar, Sequence
+
+from resdsl.frozen import frozen
 
 Shape = tuple[int, ...]
 
@@ -83,7 +84,7 @@ class Op:
         return 1, 1
 
 
-@dataclass(frozen=True)
+@frozen
 class Input(Op):
     """The network's input tensor."""
 
@@ -95,7 +96,7 @@ class Input(Op):
         return self.shape
 
 
-@dataclass(frozen=True)
+@frozen
 class Conv(Op):
     """2-D convolution; ``padding`` is explicit here (the language defaults it to ``dilation * (k // 2)``)."""
 
@@ -134,7 +135,7 @@ class Conv(Op):
         return self.dilation * (self.kernel - 1) + 1, self.stride
 
 
-@dataclass(frozen=True)
+@frozen
 class BatchNorm(Op):
     """Batch normalization over channels: 2 learnable parameters and 2 running statistics per channel."""
 
@@ -156,7 +157,7 @@ class BatchNorm(Op):
         return 2 * prod(inputs[0])
 
 
-@dataclass(frozen=True)
+@frozen
 class Activation(Op):
     """An elementwise nonlinearity: relu, sigmoid, tanh, gelu or silu."""
 
@@ -164,7 +165,7 @@ class Activation(Op):
     kind: ClassVar[str] = "activation"
 
 
-@dataclass(frozen=True)
+@frozen
 class MaxPool(Op):
     kernel: int
     stride: int
@@ -189,13 +190,13 @@ class MaxPool(Op):
         return self.kernel, self.stride
 
 
-@dataclass(frozen=True)
+@frozen
 class AvgPool(MaxPool):
     count_include_pad: bool = True
     kind: ClassVar[str] = "avgpool"
 
 
-@dataclass(frozen=True)
+@frozen
 class GlobalAvgPool(Op):
     """Adaptive average pooling to 1x1 (``avgpool(global)``): fvcore counts 1 MAC per input element."""
 
@@ -212,7 +213,7 @@ class GlobalAvgPool(Op):
         return 0, 1  # 0: the whole input (receptive fields become global)
 
 
-@dataclass(frozen=True)
+@frozen
 class Flatten(Op):
     kind: ClassVar[str] = "flatten"
 
@@ -220,7 +221,7 @@ class Flatten(Op):
         return (prod(inputs[0]),)
 
 
-@dataclass(frozen=True)
+@frozen
 class Linear(Op):
     out_features: int
     bias: bool = True
@@ -241,13 +242,13 @@ class Linear(Op):
         return inputs[0][0] * self.out_features
 
 
-@dataclass(frozen=True)
+@frozen
 class Dropout(Op):
     p: float = 0.5
     kind: ClassVar[str] = "dropout"
 
 
-@dataclass(frozen=True)
+@frozen
 class Upsample(Op):
     scale: int
     mode: str = "nearest"  # or "bilinear"
@@ -262,7 +263,7 @@ class Upsample(Op):
         return prod(output) * (1 if self.mode == "nearest" else 4)
 
 
-@dataclass(frozen=True)
+@frozen
 class Subsample(Op):
     """Keep every ``stride``-th row and column (``x[:, :, ::s, ::s]``): option A shortcuts."""
 
@@ -277,7 +278,7 @@ class Subsample(Op):
         return 1, self.stride
 
 
-@dataclass(frozen=True)
+@frozen
 class ZeroPad(Op):
     """Pad channels with zeros up to ``channels``, half before and half after (option A shortcuts)."""
 
@@ -292,7 +293,7 @@ class ZeroPad(Op):
         return (self.channels, *spatial)
 
 
-@dataclass(frozen=True)
+@frozen
 class Scale(Op):
     """Multiply by a constant: the residual branch scaling of Inception-ResNet."""
 
@@ -300,7 +301,7 @@ class Scale(Op):
     kind: ClassVar[str] = "scale"
 
 
-@dataclass(frozen=True)
+@frozen
 class Add(Op):
     kind: ClassVar[str] = "add"
     arity: ClassVar[int | None] = None
@@ -313,7 +314,7 @@ class Add(Op):
         return inputs[0]
 
 
-@dataclass(frozen=True)
+@frozen
 class Multiply(Op):
     """Elementwise product; later inputs broadcast (Cx1x1 gates, as in squeeze-and-excitation)."""
 
@@ -329,7 +330,7 @@ class Multiply(Op):
         return first
 
 
-@dataclass(frozen=True)
+@frozen
 class Concat(Op):
     kind: ClassVar[str] = "concat"
     arity: ClassVar[int | None] = None

@@ -5,14 +5,15 @@ Adding a layer is one row here (and an op in :mod:`resdsl.ir.ops` if it computes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
+from resdsl.frozen import frozen
 from resdsl.ir import ops
-from resdsl.lower.values import Parameter as P, Symbol, Value, boolean, integer, number, one_of
+from resdsl.lower.values import Parameter as P
+from resdsl.lower.values import Symbol, Value, boolean, integer, number, one_of
 
 
-@dataclass(frozen=True)
+@frozen
 class LayerSpec:
     parameters: tuple[P, ...]
     build: Callable[[dict[str, Value]], ops.Op | None]  # None: no node (identity)

@@ -19,8 +19,7 @@ from resdsl.ir import ops
 from resdsl.ir.ops import ShapeError, format_shape
 from resdsl.lower.layers import ALIASES, LAYERS
 from resdsl.lower.scope import Namespace, Scope, Tensor, aliases_defined
-from resdsl.lower.values import (Parameter, Ref, Symbol, bind, describe, evaluate, evaluate_args, integer,
-                                 number, one_of)
+from resdsl.lower.values import Parameter, Ref, Symbol, bind, describe, evaluate, evaluate_args, integer, number, one_of
 
 MAX_NODES = 100_000
 MAX_CALL_DEPTH = 64

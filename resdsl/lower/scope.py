@@ -7,10 +7,11 @@ from typing import Any
 
 from resdsl.errors import ResdslError, Span
 from resdsl.frontend import ast
+from resdsl.frozen import frozen
 from resdsl.ir.ops import Shape
 
 
-@dataclass(frozen=True)
+@frozen
 class Tensor:
     """A value flowing through the network: the node that produces it, and its shape (None after an error)."""
 
@@ -70,7 +71,7 @@ class Names:
         return name
 
 
-@dataclass(frozen=True)
+@frozen
 class Scope:
     prefix: str  # qualified module path of this scope ("" at network level)
     env: dict[str, Any]  # parameters

@@ -7,18 +7,19 @@ instantiated later. Nothing is ever evaluated as Python: expressions are arithme
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Callable, Union
 
 from resdsl.errors import ResdslError, Span, did_you_mean
 from resdsl.frontend import ast
+from resdsl.frozen import frozen
 
 #: Bare words that stand for themselves where no parameter of that name is in scope.
 SYMBOLS = frozenset({"auto", "identity", "project", "pad", "avgdown", "global", "nearest", "bilinear"})
 LIMIT = 2**48  # larger numbers in a spec are mistakes, and would make every count meaningless
 
 
-@dataclass(frozen=True)
+@frozen
 class Symbol:
     name: str
 
@@ -26,7 +27,7 @@ class Symbol:
         return self.name
 
 
-@dataclass(frozen=True)
+@frozen
 class Ref:
     """A call written as a value; ``positional``/``keywords`` are already evaluated where written."""
 
@@ -154,7 +155,7 @@ def one_of(*choices: str, also: Check | None = None) -> Check:
     return check
 
 
-@dataclass(frozen=True)
+@frozen
 class Parameter:
     name: str
     check: Check | None = None

@@ -8,15 +8,15 @@ the paper's sense: ResNet-50 → 50.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
 
 import networkx as nx
 
+from resdsl.frozen import frozen
 from resdsl.ir.graph import inputs
 
 
-@dataclass(frozen=True)
+@frozen
 class PathSummary:
     paths: int  # distinct input → output paths
     shortest: int  # weighted layers on the shortest path

@@ -13,12 +13,13 @@ Conventions (also in the README and ``resdsl stats --help``):
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from math import prod
 from typing import Any
 
 import networkx as nx
 
+from resdsl.frozen import frozen
 from resdsl.ir.ops import Shape
 from resdsl.passes.counting import count
 from resdsl.passes.memory import inference_peak, training_saved
@@ -28,7 +29,7 @@ MAC_FAMILIES = ("conv", "linear", "norm", "pool", "upsample")
 DTYPE_BYTES = {"fp32": 4, "bf16": 2}
 
 
-@dataclass(frozen=True)
+@frozen
 class Row:
     """Figures of one stage, block or layer, at the analyzed batch."""
 
@@ -41,7 +42,7 @@ class Row:
     activations: int
 
 
-@dataclass(frozen=True)
+@frozen
 class Stats:
     name: str
     input_shape: Shape
