@@ -136,13 +136,26 @@ def _check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _json(value: object) -> str:
+    """JSON with every digit: a path count is 2**n for n residual units, past Python's default
+    limit of 4,300 digits for int → str from about 14,300 units."""
+    limit = getattr(sys, "get_int_max_str_digits", lambda: None)()
+    if limit is not None:
+        sys.set_int_max_str_digits(0)
+    try:
+        return json.dumps(value, indent=2)
+    finally:
+        if limit is not None:
+            sys.set_int_max_str_digits(limit)
+
+
 def _stats(args: argparse.Namespace) -> int:
     from resdsl.backends.table import stats_table
 
     if args.batch < 1:
         raise UsageError("--batch must be at least 1")
     stats = _load(args.spec, args).stats(args.input, args.batch)
-    print(json.dumps(stats.to_dict(), indent=2) if args.json else stats_table(stats, args.by, args.exact))
+    print(_json(stats.to_dict()) if args.json else stats_table(stats, args.by, args.exact))
     return 0
 
 
@@ -153,7 +166,7 @@ def _compare(args: argparse.Namespace) -> int:
         raise UsageError("compare needs at least two specs")
     all_stats = [_load(path, args).stats(args.input, args.batch) for path in args.specs]
     if args.json:
-        print(json.dumps([s.to_dict() for s in all_stats], indent=2))
+        print(_json([s.to_dict() for s in all_stats]))
     else:
         print(compare_table(all_stats, args.exact))
     return 0

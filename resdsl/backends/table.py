@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 from resdsl.ir.ops import format_shape
 from resdsl.passes.stats import Stats
 
+HUGE = 10**18  # integers from here on print as 1.36e+331, even with --exact (--json keeps every digit)
+
+
+def scientific(value: int) -> str:
+    """``2**1100`` → ``1.36e+331``, also for integers too large for a float (path counts are 2**n)."""
+    return _from_log10(math.log10(value))
+
+
+def _from_log10(log: float) -> str:
+    exponent = math.floor(log)
+    mantissa = round(10 ** (log - exponent), 2)
+    if mantissa >= 10:
+        mantissa, exponent = mantissa / 10, exponent + 1
+    return f"{mantissa:.2f}e{exponent:+d}"
+
+
+def ratio(value: int | float, base: int | float) -> str:
+    if not base:
+        return "-"
+    if value and max(abs(value), abs(base)) >= HUGE:
+        return _from_log10(math.log10(abs(value)) - math.log10(abs(base))) + "x"
+    return f"{value / base:.2f}x"
+
 
 def human(value: int | float, exact: bool = False) -> str:
     """``25557032`` → ``25.56M`` (or ``25,557,032`` when exact)."""
+    if isinstance(value, int) and abs(value) >= HUGE:
+        return scientific(abs(value)) if value > 0 else "-" + scientific(-value)
     if exact or abs(value) < 1000:
         return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
     for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
@@ -58,7 +84,7 @@ def stats_table(stats: Stats, by: str = "stage", exact: bool = False) -> str:
         f"MACs by op          {by_op}  (conv + linear = {h(stats.macs_by_op['conv'] + stats.macs_by_op['linear'])})",
         f"depth               {stats.depth} weighted layers on the longest path ({stats.weighted_layers} conv/linear "
         f"layers in all)",
-        f"residual units      {stats.residual_units}; {stats.paths:,} input→output paths, "
+        f"residual units      {stats.residual_units}; {human(stats.paths, exact=True)} input→output paths, "
         f"{stats.shortest_path} to {stats.longest_path} weighted layers long",
         f"receptive field     {stats.receptive_field} px",
         f"inference peak      {hb(memory['inference_peak_bytes']['fp32'])} fp32, "
@@ -96,6 +122,6 @@ def compare_table(all_stats: Sequence[Stats], exact: bool = False) -> str:
         values = [get(s) for s in all_stats]
         fmt = (lambda v: human_bytes(v, exact)) if "memory" in label or "peak" in label else \
             (lambda v: human(v, exact))
-        ratios = [f"{v / values[0]:.2f}x" if values[0] else "-" for v in values[1:]]
+        ratios = [ratio(v, values[0]) for v in values[1:]]
         rows.append([label, *(fmt(v) for v in values), *ratios])
     return render(header, rows, "<" + ">" * (len(header) - 1))

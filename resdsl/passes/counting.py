@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import networkx as nx
 
-from resdsl.ir.graph import inputs
+from resdsl.ir.graph import InputMap, input_map
 
 
-def count(graph: nx.DiGraph) -> None:
+def count(graph: nx.DiGraph, inputs: InputMap | None = None) -> None:
     """Parameters and buffers of each node, and its MACs for one sample (fvcore's rules, see ops)."""
-    nodes = graph.nodes
-    for node, data in nodes(data=True):
-        in_shapes = [nodes[p]["shape"] for p in inputs(graph, node)]
+    nodes = dict(graph.nodes(data=True))
+    for node, producers in (inputs or input_map(graph)).items():
+        data = nodes[node]
+        in_shapes = [nodes[p]["shape"] for p in producers]
         op = data["op"]
         data["params"] = op.params(in_shapes)
         data["buffers"] = op.buffers(in_shapes)

@@ -13,39 +13,46 @@ from math import prod
 
 import networkx as nx
 
-from resdsl.ir.graph import inputs
+from resdsl.ir.graph import InputMap, input_map
 
 _SAVES_INPUT = {"conv", "linear", "bn", "maxpool", "avgpool", "global_avgpool", "mul"}
 _SAVES_OUTPUT_ACTIVATIONS = {"relu", "sigmoid", "tanh"}
 _VIEWS = {"flatten"}
 
 
-def inference_peak(graph: nx.DiGraph) -> int:
+def inference_peak(graph: nx.DiGraph, inputs: InputMap | None = None) -> int:
     """Peak live activation elements per sample under a topological schedule, freeing after last use."""
-    nodes = graph.nodes
-    remaining = {node: graph.out_degree(node) for node in graph}
-    size = {node: 0 if nodes[node]["op"].kind in _VIEWS else prod(nodes[node]["shape"]) for node in graph}
+    inputs = inputs or input_map(graph)
+    remaining = dict.fromkeys(inputs, 0)  # uses not yet run
+    for producers in inputs.values():
+        for producer in producers:
+            remaining[producer] += 1
+    size = {node: 0 if data["op"].kind in _VIEWS else prod(data["shape"]) for node, data in graph.nodes(data=True)}
+    output = graph.graph.get("output")
     live = peak = 0
-    for node in graph:
+    for node, producers in inputs.items():
         live += size[node]
         peak = max(peak, live)
-        for producer in inputs(graph, node):
+        for producer in producers:
             remaining[producer] -= 1
             if remaining[producer] == 0:
                 live -= size[producer]
-        if remaining[node] == 0 and graph.out_degree(node) == 0 and node != graph.graph.get("output"):
+        if remaining[node] == 0 and node != output:  # nothing uses it
             live -= size[node]
     return peak
 
 
-def training_saved(graph: nx.DiGraph, activation_bytes: int) -> int:
-    """Bytes per sample that autograd keeps for backward, with activations of ``activation_bytes`` each."""
-    nodes = graph.nodes
+def training_saved(graph: nx.DiGraph, inputs: InputMap | None = None) -> tuple[int, int]:
+    """What autograd keeps for backward, per sample: (activation elements, bytes of indices and masks).
+
+    Activations take the bytes of the training dtype; max-pooling indices and dropout masks do not.
+    """
+    nodes = dict(graph.nodes(data=True))
     saved: set[str] = set()
     extra = 0
-    for node, data in nodes(data=True):
+    for node, producers in (inputs or input_map(graph)).items():
+        data = nodes[node]
         op = data["op"]
-        producers = inputs(graph, node)
         if op.kind in _SAVES_INPUT:
             saved.update(producers)
         elif op.kind == "activation":
@@ -54,4 +61,4 @@ def training_saved(graph: nx.DiGraph, activation_bytes: int) -> int:
             extra += 8 * prod(data["shape"])  # int64 argmax indices
         elif op.kind == "dropout":
             extra += prod(data["shape"])  # bool mask
-    return activation_bytes * sum(prod(nodes[n]["shape"]) for n in saved) + extra
+    return sum(prod(nodes[n]["shape"]) for n in saved), extra

@@ -13,7 +13,7 @@ from fractions import Fraction
 import networkx as nx
 
 from resdsl.frozen import frozen
-from resdsl.ir.graph import inputs
+from resdsl.ir.graph import InputMap, input_map
 
 
 @frozen
@@ -24,41 +24,50 @@ class PathSummary:
     weighted_layers: int  # conv and linear layers in the network
 
 
-def path_summary(graph: nx.DiGraph) -> PathSummary:
-    nodes = graph.nodes
+def path_summary(graph: nx.DiGraph, inputs: InputMap | None = None) -> PathSummary:
+    """Paths counted exactly. With n residual units there are up to 2**n, so a node's count is dropped
+    once its last user has read it: keeping them all would hold O(n²) bits."""
+    inputs = inputs or input_map(graph)
+    ops = dict(graph.nodes(data="op"))
+    output = graph.graph["output"]
+    unread = dict.fromkeys(inputs, 0)
+    for producers in inputs.values():
+        for producer in producers:
+            unread[producer] += 1
     count: dict[str, int] = {}
     shortest: dict[str, int] = {}
     longest: dict[str, int] = {}
-    for node in graph:
-        weight = int(nodes[node]["op"].weighted)
-        producers = inputs(graph, node)
+    for node, producers in inputs.items():
+        weight = int(ops[node].weighted)
         if not producers:
             count[node], shortest[node], longest[node] = 1, weight, weight
             continue
         count[node] = sum(count[p] for p in producers)
         shortest[node] = min(shortest[p] for p in producers) + weight
         longest[node] = max(longest[p] for p in producers) + weight
-    output = graph.graph["output"]
-    weighted = sum(1 for _, op in nodes(data="op") if op.weighted)
+        for producer in producers:
+            unread[producer] -= 1
+            if not unread[producer]:
+                del count[producer]
+    weighted = sum(1 for op in ops.values() if op.weighted)
     return PathSummary(count[output], shortest[output], longest[output], weighted)
 
 
-def receptive_field(graph: nx.DiGraph) -> int:
+def receptive_field(graph: nx.DiGraph, inputs: InputMap | None = None) -> int:
     """Theoretical receptive field, in input pixels along one axis, of the last spatial feature map.
 
     Standard recurrence: ``r_out = r_in + (k_eff - 1) * j_in`` and ``j_out = j_in * stride``, taking the
     largest over merged inputs; upsampling divides the jump. Global pooling ends the recurrence: the
     figure reported is the receptive field of the map it pools.
     """
-    nodes = graph.nodes
-    field: dict[str, Fraction] = {}
-    jump: dict[str, Fraction] = {}
-    last = Fraction(1)
-    for node in graph:
+    nodes = dict(graph.nodes(data=True))
+    field: dict[str, int | Fraction] = {}  # Fractions only below an upsampling
+    jump: dict[str, int | Fraction] = {}
+    last: int | Fraction = 1
+    for node, producers in (inputs or input_map(graph)).items():
         op = nodes[node]["op"]
-        producers = inputs(graph, node)
         if not producers:
-            field[node], jump[node] = Fraction(1), Fraction(1)
+            field[node], jump[node] = 1, 1
             continue
         r_in = max(field[p] for p in producers)
         j_in = max(jump[p] for p in producers)
@@ -69,7 +78,7 @@ def receptive_field(graph: nx.DiGraph) -> int:
             continue
         scale = getattr(op, "scale", None) if op.kind == "upsample" else None
         field[node] = r_in + (kernel - 1) * j_in
-        jump[node] = j_in / scale if scale else j_in * stride
+        jump[node] = Fraction(j_in, scale) if scale else j_in * stride
         if len(nodes[node]["shape"]) == 3:
             last = field[node]
     return int(last)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import networkx as nx
 
-from resdsl.ir.graph import inputs
+from resdsl.ir.graph import InputMap, input_map
 
 
-def infer_shapes(graph: nx.DiGraph) -> None:
+def infer_shapes(graph: nx.DiGraph, inputs: InputMap | None = None) -> None:
     """Set ``graph.nodes[n]["shape"]`` from each op's arithmetic, in the graph's topological order.
 
     Lowering has already reported any shape error at its span, so here an op that rejects its
     input shapes is a bug and its :class:`~resdsl.ir.ops.ShapeError` propagates.
     """
-    nodes = graph.nodes
-    for node in graph:
-        nodes[node]["shape"] = nodes[node]["op"].output_shape([nodes[p]["shape"] for p in inputs(graph, node)])
+    nodes = dict(graph.nodes(data=True))
+    for node, producers in (inputs or input_map(graph)).items():
+        data = nodes[node]
+        data["shape"] = data["op"].output_shape([nodes[p]["shape"] for p in producers])

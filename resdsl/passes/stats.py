@@ -20,6 +20,7 @@ from typing import Any
 import networkx as nx
 
 from resdsl.frozen import frozen
+from resdsl.ir.graph import input_map
 from resdsl.ir.ops import Shape
 from resdsl.passes.counting import count
 from resdsl.passes.memory import inference_peak, training_saved
@@ -81,37 +82,44 @@ class Stats:
 
 
 def _rows(graph: nx.DiGraph, key, batch: int) -> list[Row]:
-    groups: dict[str, list[str]] = {}
-    for node in graph:
-        if graph.in_degree(node) == 0:
+    """One row per distinct ``key(node, data)``, in order of first appearance; its shape is its last node's."""
+    totals: dict[str, list] = {}  # name → [params, buffers, macs, shape, activations] per sample
+    for node, data in graph.nodes(data=True):
+        if data["op"].kind == "input":
             continue
-        groups.setdefault(key(node, graph.nodes[node]), []).append(node)
-    rows = []
-    for name, members in groups.items():
-        data = [graph.nodes[n] for n in members]
-        macs = batch * sum(d["macs"] for d in data)
-        rows.append(Row(name, sum(d["params"] for d in data), sum(d["buffers"] for d in data), macs, 2 * macs,
-                        data[-1]["shape"], batch * sum(prod(d["shape"]) for d in data)))
-    return rows
+        name, shape = key(node, data), data["shape"]
+        total = totals.get(name)
+        if total is None:
+            totals[name] = [data["params"], data["buffers"], data["macs"], shape, prod(shape)]
+        else:
+            total[0] += data["params"]
+            total[1] += data["buffers"]
+            total[2] += data["macs"]
+            total[3] = shape
+            total[4] += prod(shape)
+    return [Row(name, params, buffers, batch * macs, 2 * batch * macs, shape, batch * activations)
+            for name, (params, buffers, macs, shape, activations) in totals.items()]
 
 
 def analyze(graph: nx.DiGraph, batch: int = 1) -> Stats:
     """Count ``graph`` (writing ``params``/``buffers``/``macs`` on its nodes) and summarize it."""
     if batch < 1:
         raise ValueError("batch must be at least 1")
-    count(graph)
+    inputs = input_map(graph)
+    count(graph, inputs)
     nodes = graph.nodes
     macs_by_op = dict.fromkeys(MAC_FAMILIES, 0)
     for _, data in nodes(data=True):
         if data["macs"]:
             macs_by_op[data["op"].family] += batch * data["macs"]
     macs = sum(macs_by_op.values())
-    peak = inference_peak(graph)
+    peak = inference_peak(graph, inputs)
+    saved, extra = training_saved(graph, inputs)
     memory = {
         "inference_peak_bytes": {dtype: batch * size * peak for dtype, size in DTYPE_BYTES.items()},
-        "training_bytes": {dtype: batch * training_saved(graph, size) for dtype, size in DTYPE_BYTES.items()},
+        "training_bytes": {dtype: batch * (size * saved + extra) for dtype, size in DTYPE_BYTES.items()},
     }
-    paths = path_summary(graph)
+    paths = path_summary(graph, inputs)
     output = graph.graph["output"]
     return Stats(
         name=graph.graph["name"], input_shape=graph.graph["input_shape"], output_shape=nodes[output]["shape"],
@@ -119,9 +127,9 @@ def analyze(graph: nx.DiGraph, batch: int = 1) -> Stats:
         params=sum(d["params"] for _, d in nodes(data=True)),
         buffers=sum(d["buffers"] for _, d in nodes(data=True)),
         macs=macs, flops=2 * macs, macs_by_op=macs_by_op,
-        activations=batch * sum(prod(d["shape"]) for n, d in nodes(data=True) if graph.in_degree(n)),
+        activations=batch * sum(prod(d["shape"]) for _, d in nodes(data=True) if d["op"].kind != "input"),
         memory=memory, depth=paths.longest, weighted_layers=paths.weighted_layers,
-        receptive_field=receptive_field(graph), residual_units=len(graph.graph["residuals"]),
+        receptive_field=receptive_field(graph, inputs), residual_units=len(graph.graph["residuals"]),
         paths=paths.paths, shortest_path=paths.shortest, longest_path=paths.longest,
         stages=_rows(graph, lambda n, d: d["stage"] or "(network)", batch),
         blocks=_rows(graph, lambda n, d: d["block"] or n, batch),
