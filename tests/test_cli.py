@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 
@@ -55,3 +57,29 @@ def test_by_block_and_layer(capsys: pytest.CaptureFixture[str]) -> None:
     assert "layer2.0" in capsys.readouterr().out
     assert main(["stats", "examples/resnet18.res", "--by", "layer"]) == 0
     assert "layer2.0.downsample.0" in capsys.readouterr().out
+
+
+def deep_spec(tmp_path, units: int) -> str:
+    path = tmp_path / f"deep{units}.res"
+    path.write_text("block unit { residual { conv(4) } }\nnetwork deep { input 4x4x4\n"
+                    f"  stage body = unit * {units}\n  head {{ avgpool(global) flatten linear(10) }}\n}}\n")
+    return str(path)
+
+
+def test_path_counts_past_a_float_and_past_4300_digits(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    """2**n paths for n residual units: readable in tables, every digit in JSON, never a traceback."""
+    deep = deep_spec(tmp_path, 1100)
+    assert main(["stats", deep]) == 0
+    assert "1100; 1.36e+331 input→output paths, 1 to 1101 weighted layers long" in capsys.readouterr().out
+    assert main(["compare", deep, "examples/resnet18.res", "--exact"]) == 0
+    assert re.search(r"paths +1\.36e\+331 +256 +1\.88e-329x", capsys.readouterr().out)
+    deeper = deep_spec(tmp_path, 14_500)  # 2**14500 has 4,365 digits
+    limit = sys.get_int_max_str_digits()
+    assert main(["stats", deeper, "--json"]) == 0
+    assert sys.get_int_max_str_digits() == limit  # lifted only while printing
+    text = capsys.readouterr().out
+    sys.set_int_max_str_digits(0)
+    try:
+        assert json.loads(text)["paths"] == 2**14_500
+    finally:
+        sys.set_int_max_str_digits(limit)

@@ -1,0 +1,117 @@
+"""The IR contract: lint rejects what breaks it, and the path figures agree with networkx's own algorithms."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+import resdsl
+from resdsl.errors import Span
+from resdsl.ir import ops
+from resdsl.ir.graph import IRError, input_map, inputs, lint
+
+from conftest import EXAMPLES
+
+SPAN = Span("t.res", 1, 1, 1, 2)
+
+
+def chain() -> nx.DiGraph:
+    """input → conv → relu, a valid IR graph to break."""
+    graph = nx.DiGraph(output="relu")
+    graph.add_node("input", op=ops.Input((3, 8, 8)), span=SPAN)
+    graph.add_node("conv", op=ops.Conv(4, padding=1), span=SPAN)
+    graph.add_node("relu", op=ops.Activation("relu"), span=SPAN)
+    graph.add_edge("input", "conv", port=0, kind="main")
+    graph.add_edge("conv", "relu", port=0, kind="main")
+    return graph
+
+
+def test_lint_accepts_a_valid_graph() -> None:
+    lint(chain())
+
+
+def _cycle(g):
+    g.add_edge("relu", "conv", port=1, kind="skip")
+
+
+def _out_of_order(g):
+    g.remove_node("input")
+    g.add_node("input", op=ops.Input((3, 8, 8)), span=SPAN)
+    g.add_edge("input", "conv", port=0, kind="main")
+
+
+def _second_input(g):
+    g.add_node("other", op=ops.Input((3, 8, 8)), span=SPAN)
+
+
+def _second_output(g):
+    g.add_node("spare", op=ops.Activation("relu"), span=SPAN)
+    g.add_edge("conv", "spare", port=0, kind="main")
+
+
+def _add_one_input(g):
+    g.add_node("add", op=ops.Add(), span=SPAN)
+    g.add_edge("relu", "add", port=0, kind="main")
+    g.graph["output"] = "add"
+
+
+def _port_gap(g):
+    g.add_node("add", op=ops.Add(), span=SPAN)
+    g.add_edge("relu", "add", port=0, kind="main")
+    g.add_edge("conv", "add", port=2, kind="skip")
+    g.graph["output"] = "add"
+
+
+BREAKS = {
+    "a plain networkx.DiGraph": lambda g: None,  # checked on a subclass below
+    "cycle: ": _cycle,
+    "not in topological order": _out_of_order,
+    "expected one input": _second_input,
+    "expected one output": _second_output,
+    "is not the sink": lambda g: g.graph.update(output="conv"),
+    "has no 'op'": lambda g: g.nodes["relu"].pop("op"),
+    "has no 'span'": lambda g: g.nodes["conv"].pop("span"),
+    "has kind 'sideways'": lambda g: g.edges["conv", "relu"].update(kind="sideways"),
+    "has port None": lambda g: g.edges["conv", "relu"].pop("port"),
+    "has 2 inputs, expected 1": lambda g: g.add_edge("input", "relu", port=1, kind="skip"),
+    "merge 'add' has 1 inputs": _add_one_input,
+    "ports [0, 2], not 0..1": _port_gap,
+}
+
+
+@pytest.mark.parametrize("message", BREAKS)
+def test_lint_names_each_broken_invariant(message: str) -> None:
+    graph = chain()
+    if message == "a plain networkx.DiGraph":
+        graph = type("Sub", (nx.DiGraph,), {})(graph)
+    BREAKS[message](graph)
+    with pytest.raises(IRError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        lint(graph)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_input_map_is_inputs_of_every_node(path: Path) -> None:
+    graph = resdsl.load(path).graph
+    assert input_map(graph) == {node: tuple(inputs(graph, node)) for node in graph}
+    assert list(input_map(graph)) == list(graph)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_path_figures_match_networkx(path: Path) -> None:
+    """Depth and the shortest path from networkx's DAG algorithms; the path count by enumeration."""
+    network = resdsl.load(path)
+    graph, stats = network.graph, network.stats()
+    source, sink = next(iter(graph)), graph.graph["output"]
+    weighted = {node: int(op.weighted) for node, op in graph.nodes(data="op")}
+    weights = nx.DiGraph()
+    weights.add_weighted_edges_from((u, v, weighted[v]) for u, v in graph.edges)
+    assert stats.depth == stats.longest_path == nx.dag_longest_path_length(weights) + weighted[source]
+    assert stats.shortest_path == nx.shortest_path_length(weights, source, sink, weight="weight") + weighted[source]
+    assert stats.weighted_layers == sum(weighted.values())
+    if stats.paths <= 70_000:
+        assert stats.paths == sum(1 for _ in nx.all_simple_paths(graph, source, sink))
+    else:  # too many to enumerate: at least the count must exceed what was enumerated
+        assert sum(1 for _ in itertools.islice(nx.all_simple_paths(graph, source, sink), 70_001)) == 70_001
