@@ -113,6 +113,19 @@ def test_generated_forward_is_readable() -> None:
     assert len(assigned) == len(network.graph) - 1  # one line per node after the input
 
 
+def test_merges_of_three_values_compute_what_they_say() -> None:
+    network = resdsl.load("network m { input 4x8x8  conv(4) as a  conv(4) as b  conv(4)  add(a, b) as s\n"
+                          "  conv(4) mul(a, s) }")
+    model = network.to_module().eval()
+    modules = dict(model.named_modules())
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        a = modules["conv1"](x)
+        b = modules["conv2"](a)
+        s = modules["conv3"](b) + a + b
+        torch.testing.assert_close(model(x), modules["conv4"](s) * a * s)
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_standalone_source_matches_compiled_module(path: Path, tmp_path: Path, monkeypatch) -> None:
     import importlib

@@ -79,9 +79,10 @@ class Op:
     def macs(self, inputs: Sequence[Shape], output: Shape) -> int:
         return 0
 
-    def window(self) -> tuple[int, int]:
-        """(effective kernel, stride) along one spatial axis, for receptive fields."""
-        return 1, 1
+    def reads(self, lo: int, hi: int) -> tuple[int, int] | None:
+        """The input positions, along one spatial axis, that output positions ``lo..hi`` read (for
+        receptive fields); None for all of them. Positions may be negative: the input is unbounded."""
+        return lo, hi
 
 
 @frozen
@@ -131,8 +132,8 @@ class Conv(Op):
     def macs(self, inputs: Sequence[Shape], output: Shape) -> int:
         return self.out_channels * (inputs[0][0] // self.groups) * self.kernel * self.kernel * output[1] * output[2]
 
-    def window(self) -> tuple[int, int]:
-        return self.dilation * (self.kernel - 1) + 1, self.stride
+    def reads(self, lo: int, hi: int) -> tuple[int, int]:
+        return lo * self.stride - self.padding, hi * self.stride - self.padding + self.dilation * (self.kernel - 1)
 
 
 @frozen
@@ -186,8 +187,8 @@ class MaxPool(Op):
                              "use a smaller kernel, or avgpool(global)")
         return (channels, out_h, out_w)
 
-    def window(self) -> tuple[int, int]:
-        return self.kernel, self.stride
+    def reads(self, lo: int, hi: int) -> tuple[int, int]:
+        return lo * self.stride - self.padding, hi * self.stride - self.padding + self.kernel - 1
 
 
 @frozen
@@ -209,8 +210,8 @@ class GlobalAvgPool(Op):
     def macs(self, inputs: Sequence[Shape], output: Shape) -> int:
         return prod(inputs[0])
 
-    def window(self) -> tuple[int, int]:
-        return 0, 1  # 0: the whole input (receptive fields become global)
+    def reads(self, lo: int, hi: int) -> None:
+        return None  # every position
 
 
 @frozen
@@ -262,6 +263,14 @@ class Upsample(Op):
     def macs(self, inputs: Sequence[Shape], output: Shape) -> int:
         return prod(output) * (1 if self.mode == "nearest" else 4)
 
+    def reads(self, lo: int, hi: int) -> tuple[int, int]:
+        if self.mode == "nearest":  # output o copies input o // scale
+            return lo // self.scale, hi // self.scale
+        # bilinear, align_corners=False: o reads floor(x) and, unless x is whole, floor(x) + 1,
+        # where x = (o + 0.5) / scale - 0.5 = (2o + 1 - scale) / (2 scale)
+        first, last = 2 * lo + 1 - self.scale, 2 * hi + 1 - self.scale
+        return first // (2 * self.scale), last // (2 * self.scale) + (1 if last % (2 * self.scale) else 0)
+
 
 @frozen
 class Subsample(Op):
@@ -274,8 +283,8 @@ class Subsample(Op):
         channels, height, width = _spatial("subsample", inputs[0])
         return (channels, -(-height // self.stride), -(-width // self.stride))
 
-    def window(self) -> tuple[int, int]:
-        return 1, self.stride
+    def reads(self, lo: int, hi: int) -> tuple[int, int]:
+        return lo * self.stride, hi * self.stride
 
 
 @frozen

@@ -8,7 +8,7 @@ the paper's sense: ResNet-50 → 50.
 
 from __future__ import annotations
 
-from fractions import Fraction
+from math import prod
 
 import networkx as nx
 
@@ -54,31 +54,48 @@ def path_summary(graph: nx.DiGraph, inputs: InputMap | None = None) -> PathSumma
 
 
 def receptive_field(graph: nx.DiGraph, inputs: InputMap | None = None) -> int:
-    """Theoretical receptive field, in input pixels along one axis, of the last spatial feature map.
+    """Receptive field, in input pixels along one axis, of one pixel of the last spatial feature map.
 
-    Standard recurrence: ``r_out = r_in + (k_eff - 1) * j_in`` and ``j_out = j_in * stride``, taking the
-    largest over merged inputs; upsampling divides the jump. Global pooling ends the recurrence: the
-    figure reported is the receptive field of the map it pools.
+    The last spatial map is the last node with a CxHxW output other than a global pooling. Exact
+    rather than the usual recurrence ``r += (k - 1) * jump``, which merges branches by their
+    largest field and is only approximate across upsampling: the positions one pixel reads are traced
+    back to the input through each op's :meth:`~resdsl.ir.ops.Op.reads`, over an unbounded input (no
+    clipping at the borders), taking the union where branches merge. Where upsampling makes the figure
+    depend on the pixel's position, the largest over positions is reported (the pattern repeats with
+    the product of the upsampling factors; at most 1,024 positions are traced). A global pooling on
+    the way (a squeeze-and-excitation gate) makes the field the whole input.
     """
-    nodes = dict(graph.nodes(data=True))
-    field: dict[str, int | Fraction] = {}  # Fractions only below an upsampling
-    jump: dict[str, int | Fraction] = {}
-    last: int | Fraction = 1
-    for node, producers in (inputs or input_map(graph)).items():
-        op = nodes[node]["op"]
-        if not producers:
-            field[node], jump[node] = 1, 1
-            continue
-        r_in = max(field[p] for p in producers)
-        j_in = max(jump[p] for p in producers)
-        kernel, stride = op.window()
-        if kernel == 0:  # global pooling
-            last = r_in
-            field[node], jump[node] = r_in, j_in
-            continue
-        scale = getattr(op, "scale", None) if op.kind == "upsample" else None
-        field[node] = r_in + (kernel - 1) * j_in
-        jump[node] = Fraction(j_in, scale) if scale else j_in * stride
-        if len(nodes[node]["shape"]) == 3:
-            last = field[node]
-    return int(last)
+    inputs = inputs or input_map(graph)
+    ops = dict(graph.nodes(data="op"))
+    order = list(inputs)
+    source = order[0]
+    spatial = [index for index, (node, data) in enumerate(graph.nodes(data=True))
+               if len(data["shape"]) == 3 and data["op"].kind != "global_avgpool"]
+    if not spatial:
+        return 1
+    upstream = order[: spatial[-1] + 1]  # the last spatial map and everything before it
+    period = prod(op.scale for op in ops.values() if op.kind == "upsample")
+    largest = 0
+    for position in range(min(period, _MAX_POSITIONS)):
+        reads: dict[str, tuple[int, int] | None] = {upstream[-1]: (position, position)}
+        for node in reversed(upstream):
+            if node not in reads:
+                continue  # not on a path to that pixel
+            span = reads.pop(node) if node != source else reads[node]
+            read = None if span is None else ops[node].reads(*span)
+            for producer in inputs[node]:
+                if read is None or reads.get(producer, ()) is None:
+                    reads[producer] = None
+                elif producer in reads:
+                    lo, hi = reads[producer]
+                    reads[producer] = (min(lo, read[0]), max(hi, read[1]))
+                else:
+                    reads[producer] = read
+        span = reads[source]
+        if span is None:
+            return graph.graph["input_shape"][1]
+        largest = max(largest, span[1] - span[0] + 1)
+    return largest
+
+
+_MAX_POSITIONS = 1024
