@@ -61,4 +61,4 @@ def training_saved(graph: nx.DiGraph, inputs: InputMap | None = None) -> tuple[i
             extra += 8 * prod(data["shape"])  # int64 argmax indices
         elif op.kind == "dropout":
             extra += prod(data["shape"])  # bool mask
-    return sum(prod(nodes[n]["shape"]) for n in saved), extra
+    return sum(prod(data["shape"]) for node, data in nodes.items() if node in saved), extra

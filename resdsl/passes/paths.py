@@ -42,9 +42,14 @@ def path_summary(graph: nx.DiGraph, inputs: InputMap | None = None) -> PathSumma
         if not producers:
             count[node], shortest[node], longest[node] = 1, weight, weight
             continue
-        count[node] = sum(count[p] for p in producers)
-        shortest[node] = min(shortest[p] for p in producers) + weight
-        longest[node] = max(longest[p] for p in producers) + weight
+        if len(producers) == 1:  # most nodes: share the producer's count (a big int) rather than copy it
+            (producer,) = producers
+            count[node], shortest[node], longest[node] = count[producer], shortest[producer] + weight, \
+                longest[producer] + weight
+        else:
+            count[node] = sum(count[p] for p in producers)
+            shortest[node] = min(shortest[p] for p in producers) + weight
+            longest[node] = max(longest[p] for p in producers) + weight
         for producer in producers:
             unread[producer] -= 1
             if not unread[producer]:
