@@ -7,7 +7,7 @@
 """
 
 from resdsl.errors import ResdslError, Span
-from resdsl.network import Network, load
+from resdsl.network import Network, check, load
 
 
 def compile(source, *, zero_init_residual: bool = False, input_shape=None, **overrides):  # noqa: A001
@@ -37,5 +37,5 @@ def optimize(model):
     return optimize_for_inference(model)
 
 
-__all__ = ["Network", "ResdslError", "Span", "compile", "freeze", "load", "load_weights", "optimize"]
+__all__ = ["Network", "ResdslError", "Span", "check", "compile", "freeze", "load", "load_weights", "optimize"]
 __version__ = "0.1.0"

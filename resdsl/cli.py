@@ -111,24 +111,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(path: str, args: argparse.Namespace):
-    from resdsl.network import load
+def _load(path: str, args: argparse.Namespace, check_only: bool = False):
+    from resdsl.network import check, load
 
     if not Path(path).is_file():
         raise UsageError(f"no such file: {path}")
-    return load(Path(path), max_nodes=args.max_nodes, **dict(args.overrides))
+    return (check if check_only else load)(Path(path), max_nodes=args.max_nodes, **dict(args.overrides))
 
 
 def _check(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.specs:
         try:
-            network = _load(path, args)
+            network = _load(path, args, check_only=True)
         except ResdslError as error:
             if args.debug:
                 raise
             failed += 1
             _report(error)
+            continue
+        if isinstance(network, tuple):
+            print(f"{path}: library ok: {len(network)} block{'s' if len(network) != 1 else ''} "
+                  f"({', '.join(network)}), no network")
             continue
         shape = "x".join(map(str, network.input_shape))
         out = "x".join(map(str, network.output_shape))

@@ -14,7 +14,7 @@ from resdsl.frontend import ast
 from resdsl.frontend.loader import Loader
 from resdsl.ir.graph import lint
 from resdsl.ir.ops import Shape
-from resdsl.lower.lower import MAX_NODES
+from resdsl.lower.lower import MAX_NODES, unresolved_calls
 from resdsl.lower.network import lower_network
 from resdsl.lower.scope import Namespace
 from resdsl.passes.shapes import infer_shapes
@@ -137,6 +137,19 @@ def _looks_like_text(source: str) -> bool:
     return "\n" in source or "{" in source
 
 
+def _read(loader: Loader, source: str | Path) -> tuple[ast.SourceFile, Namespace]:
+    """Parse a spec and its imports: its syntax tree and the blocks visible at its top level."""
+    if isinstance(source, Path) or not _looks_like_text(source):
+        path = Path(source)
+        parsed = loader.parse_text(loader.read(path), str(path))
+        directory = path.resolve().parent
+    else:
+        parsed = loader.parse_text(source, "<string>")
+        directory = Path.cwd()
+    namespace = loader.load(parsed, directory, (Path(parsed.path).resolve(),) if parsed.path != "<string>" else ())
+    return parsed, namespace
+
+
 def load(source: str | Path, *, input_shape: Shape | None = None, max_nodes: int = MAX_NODES,
          **overrides: Any) -> Network:
     """Parse, lower and shape-check a spec given as a path or as text; keyword arguments override
@@ -149,16 +162,29 @@ def load(source: str | Path, *, input_shape: Shape | None = None, max_nodes: int
 
     Raises :class:`~resdsl.errors.ResdslError` (``.errors`` lists every fault found).
     """
+    network = _load(source, input_shape, max_nodes, overrides, library=False)
+    assert isinstance(network, Network)
+    return network
+
+
+def check(source: str | Path, *, input_shape: Shape | None = None, max_nodes: int = MAX_NODES,
+          **overrides: Any) -> Network | tuple[str, ...]:
+    """What ``resdsl check`` does: :func:`load` a network; or, for a file of blocks only (a library such
+    as ``std``), parse it with its imports and require every layer and block its blocks call to exist.
+    Returns the network, or the library's block names."""
+    return _load(source, input_shape, max_nodes, overrides, library=True)
+
+
+def _load(source: str | Path, input_shape: Shape | None, max_nodes: int, overrides: dict[str, Any],
+          library: bool) -> Network | tuple[str, ...]:
     loader = Loader()
     try:
-        if isinstance(source, Path) or not _looks_like_text(source):
-            path = Path(source)
-            parsed = loader.parse_text(loader.read(path), str(path))
-            directory = path.resolve().parent
-        else:
-            parsed = loader.parse_text(source, "<string>")
-            directory = Path.cwd()
-        namespace = loader.load(parsed, directory, (Path(parsed.path).resolve(),) if parsed.path != "<string>" else ())
+        parsed, namespace = _read(loader, source)
+        if library and parsed.blocks and not parsed.networks:
+            errors = [error for block in parsed.blocks for error in unresolved_calls(block.body, namespace)]
+            if errors:
+                raise ResdslError.collect(errors)
+            return tuple(block.name for block in parsed.blocks)
         if len(parsed.networks) != 1:
             where = parsed.networks[1].span if parsed.networks else None
             raise ResdslError(

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+import resdsl
 from resdsl.cli import main
 from conftest import ROOT
 
@@ -83,3 +84,10 @@ def test_path_counts_past_a_float_and_past_4300_digits(tmp_path, capsys: pytest.
         assert json.loads(text)["paths"] == 2**14_500
     finally:
         sys.set_int_max_str_digits(limit)
+
+
+def test_check_a_library_of_blocks(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "resdsl/stdlib/std.res"]) == 0
+    assert "std.res: library ok: 10 blocks (basic, bottleneck, conv_shortcut," in capsys.readouterr().out
+    assert resdsl.check(ROOT / "resdsl/stdlib/std.res")[:2] == ("basic", "bottleneck")
+    assert isinstance(resdsl.check(ROOT / "examples/resnet18.res"), resdsl.Network)

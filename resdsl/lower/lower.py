@@ -37,6 +37,33 @@ class LimitError(ResdslError):
     """A spec that would expand without bound: fatal, reported at once."""
 
 
+def unknown_callee(callee: str, name_span: Span, namespace: Namespace) -> ResdslError:
+    """The error for calling a name that is neither a built-in layer nor a block visible here."""
+    if callee == "first":
+        return ResdslError("'first(...)' belongs to a stage, after a comma", name_span,
+                           "stage layer2 = bottleneck(128) * 4, first(stride: 2)")
+    return ResdslError(f"unknown layer or block '{callee}'", name_span,
+                       did_you_mean(callee, [*LAYERS, *namespace.names()], ALIASES)
+                       or "define it with 'block NAME(...) { ... }', or import it: import std")
+
+
+def unresolved_calls(steps: tuple[ast.Step, ...], namespace: Namespace) -> list[ResdslError]:
+    """Calls in ``steps`` (layers, and blocks written as values) to names nothing defines: what can be
+    checked of a block before any network gives it arguments."""
+    errors = []
+    for step in steps:
+        args = getattr(step, "args", ())
+        if isinstance(step, ast.Layer) and step.callee not in LAYERS and namespace.lookup(step.callee) is None:
+            errors.append(unknown_callee(step.callee, step.name_span, namespace))
+        for arg in args:
+            if isinstance(arg.value, ast.CallValue) and namespace.lookup(arg.value.callee) is None \
+                    and arg.value.callee not in LAYERS:
+                errors.append(unknown_callee(arg.value.callee, arg.value.name_span, namespace))
+        for body in (step.branches if isinstance(step, ast.MergeBranches) else (getattr(step, "body", ()),)):
+            errors += unresolved_calls(body, namespace)
+    return errors
+
+
 class Lowering:
     def __init__(self, max_nodes: int = MAX_NODES) -> None:
         self.graph = nx.DiGraph(residuals=[], blocks={})
@@ -120,13 +147,8 @@ class Lowering:
             local = scope.names.explicit(label, span) if label else scope.names.automatic(callee, span)
             return self.node(scope, local, op, span, [x])
         found = namespace.lookup(callee)
-        if found is None and callee == "first":
-            raise ResdslError("'first(...)' belongs to a stage, after a comma", name_span,
-                              "stage layer2 = bottleneck(128) * 4, first(stride: 2)")
         if found is None:
-            raise ResdslError(f"unknown layer or block '{callee}'", name_span,
-                              did_you_mean(callee, [*LAYERS, *namespace.names()], ALIASES)
-                              or "define it with 'block NAME(...) { ... }', or import it: import std")
+            raise unknown_callee(callee, name_span, namespace)
         block, home = found
         if callee in scope.calls:
             cycle = " → ".join((*scope.calls[scope.calls.index(callee):], callee))
