@@ -113,6 +113,47 @@ def test_generated_forward_is_readable() -> None:
     assert len(assigned) == len(network.graph) - 1  # one line per node after the input
 
 
+def saved_for_backward(network: resdsl.Network, batch: int) -> int:
+    """Bytes autograd keeps after a training forward pass, read from its saved-tensor hooks: every
+    distinct storage, less parameters and buffers and the per-channel statistics batch norm keeps."""
+    model = network.to_module().train()
+    excluded = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()]}
+    storages: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        if tensor.dim() >= 2 and storage.data_ptr() not in excluded:
+            storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        model(torch.randn(batch, *network.input_shape))
+    return sum(storages.values())
+
+
+TRAINING_MEMORY_NETS = {
+    "activations_se_pools": "import std\nnetwork n { input 3x32x32  conv(16) bn relu se_basic(16) "
+                            "se_basic(32, stride: 2) maxpool(k: 3, stride: 2, padding: 1) avgpool(k: 2) conv(8) "
+                            "gelu silu tanh sigmoid avgpool(global) flatten linear(10) }",
+    "upsample_concat": "network n { input 3x32x32  conv(8) as a  maxpool(k: 2) conv(8) upsample(2, mode: bilinear) "
+                       "concat(a) conv(4) upsample(2) avgpool(k: 2) }",
+}
+
+
+@pytest.mark.parametrize("spec", [*EXAMPLES, *TRAINING_MEMORY_NETS],
+                         ids=[*(p.stem for p in EXAMPLES), *TRAINING_MEMORY_NETS])
+def test_training_memory_is_what_autograd_saves(spec) -> None:
+    network = resdsl.load(TRAINING_MEMORY_NETS.get(spec, spec))
+    assert network.stats(batch=2).memory["training_bytes"]["fp32"] == saved_for_backward(network, 2)
+
+
+def test_dropout_mask_is_one_byte_as_on_cuda() -> None:
+    """On the CPU, PyTorch's dropout keeps a float32 mask where CUDA's fused kernel keeps bytes."""
+    network = resdsl.load("network n { input 8x8x8  conv(8) relu dropout(0.3) conv(8) }")
+    elements = 2 * 8 * 8 * 8
+    assert network.stats(batch=2).memory["training_bytes"]["fp32"] + 3 * elements == saved_for_backward(network, 2)
+
+
 def test_merges_of_three_values_compute_what_they_say() -> None:
     network = resdsl.load("network m { input 4x8x8  conv(4) as a  conv(4) as b  conv(4)  add(a, b) as s\n"
                           "  conv(4) mul(a, s) }")

@@ -3,8 +3,11 @@
 Inference runs the nodes in topological order and frees a tensor after its last use; the peak is the
 largest total of live tensors (the input included; ``flatten`` is a view and allocates nothing).
 Training keeps, for backward, the tensors autograd saves: the input of conv, linear, batch norm,
-pooling, gelu and silu; the output of relu, sigmoid and tanh; both inputs of a product; max pooling's
-int64 indices and dropout's byte mask. A tensor saved by several ops counts once.
+max and average pooling, gelu and silu; the output of relu, sigmoid and tanh; both inputs of a
+product; max pooling's int64 indices and dropout's byte mask (CUDA's fused dropout; on the CPU PyTorch
+keeps a mask of the activation dtype instead). Global average pooling keeps nothing: PyTorch computes
+a 1x1 adaptive pooling as a mean. A tensor saved by several ops counts once. Checked, storage by
+storage, against the tensors autograd's saved-tensor hooks see (tests/test_compile.py).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import networkx as nx
 
 from resdsl.ir.graph import InputMap, input_map
 
-_SAVES_INPUT = {"conv", "linear", "bn", "maxpool", "avgpool", "global_avgpool", "mul"}
+_SAVES_INPUT = {"conv", "linear", "bn", "maxpool", "avgpool", "mul"}
 _SAVES_OUTPUT_ACTIVATIONS = {"relu", "sigmoid", "tanh"}
 _VIEWS = {"flatten"}
 
