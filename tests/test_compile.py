@@ -114,21 +114,9 @@ def test_generated_forward_is_readable() -> None:
 
 
 def saved_for_backward(network: resdsl.Network, batch: int) -> int:
-    """Bytes autograd keeps after a training forward pass, read from its saved-tensor hooks: every
-    distinct storage, less parameters and buffers and the per-channel statistics batch norm keeps."""
-    model = network.to_module().train()
-    excluded = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()]}
-    storages: dict[int, int] = {}
+    from resdsl.backends.torch_tools import saved_for_backward as measure
 
-    def pack(tensor: torch.Tensor) -> torch.Tensor:
-        storage = tensor.untyped_storage()
-        if tensor.dim() >= 2 and storage.data_ptr() not in excluded:
-            storages[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        model(torch.randn(batch, *network.input_shape))
-    return sum(storages.values())
+    return measure(network.to_module().train(), torch.randn(batch, *network.input_shape))
 
 
 TRAINING_MEMORY_NETS = {

@@ -95,3 +95,23 @@ def summary(model: torch.nn.Module) -> str:
     lines = [f"  {name:<{width}}  {kind:<{kinds}}  {count:>13,}" for name, kind, count in rows]
     total = sum(p.numel() for p in model.parameters())
     return "\n".join([*lines, f"  {'total':<{width}}  {'':<{kinds}}  {total:>13,}"])
+
+
+def saved_for_backward(model: torch.nn.Module, x: torch.Tensor) -> int:
+    """Bytes of activations autograd keeps for backward after ``model(x)``, measured with its
+    saved-tensor hooks: every distinct storage, less parameters and buffers and the per-channel
+    statistics batch norm keeps. The measured counterpart of ``Stats.memory["training_bytes"]``."""
+    import torch
+
+    excluded = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()]}
+    storages: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        if tensor.dim() >= 2 and storage.data_ptr() not in excluded:
+            storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        model(x)
+    return sum(storages.values())

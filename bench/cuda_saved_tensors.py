@@ -1,0 +1,45 @@
+"""Training memory on CUDA: `stats` training_bytes against what autograd keeps there (saved-tensor hooks).
+
+    python3 bench/cuda_saved_tensors.py
+
+The CPU test (tests/test_compile.py) checks every example; this checks the device the figure is for:
+cuDNN's convolution and batch norm, and the fused dropout kernel with its 1-byte mask. fp32, batch 8.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import resdsl  # noqa: E402
+from resdsl.backends.torch_tools import saved_for_backward  # noqa: E402
+
+EXTRA = {
+    "activations_dropout": "import std\nnetwork n { input 3x32x32  conv(16) bn relu se_basic(16) maxpool(k: 2) "
+                           "conv(8) gelu silu tanh sigmoid dropout(0.3) conv(8) avgpool(global) flatten linear(10) }",
+}
+
+
+def main() -> None:
+    device = torch.device("cuda")
+    print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, fp32, batch 8")
+    print(f"{'network':<24} {'stats bytes':>14} {'autograd bytes':>15}  verdict")
+    specs = {p.stem: p for p in sorted((ROOT / "examples").glob("*.res"))} | EXTRA
+    failures = 0
+    for name, spec in specs.items():
+        network = resdsl.load(spec)
+        model = network.to_module().to(device).train()
+        measured = saved_for_backward(model, torch.randn(8, *network.input_shape, device=device))
+        expected = network.stats(batch=8).memory["training_bytes"]["fp32"]
+        failures += measured != expected
+        print(f"{name:<24} {expected:>14,} {measured:>15,}  {'equal' if measured == expected else 'DIFFERENT'}")
+    print(f"{len(specs) - failures} of {len(specs)} equal")
+
+
+if __name__ == "__main__":
+    main()
