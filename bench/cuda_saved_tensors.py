@@ -1,6 +1,6 @@
 """Training memory on CUDA: `stats` training_bytes against what autograd keeps there (saved-tensor hooks).
 
-    python3 bench/cuda_saved_tensors.py
+    python3 bench/cuda_saved_tensors.py [--device cuda]
 
 The CPU test (tests/test_compile.py) checks every example; this checks the device the figure is for:
 cuDNN's convolution and batch norm, and the fused dropout kernel with its 1-byte mask. fp32, batch 8.
@@ -8,6 +8,7 @@ cuDNN's convolution and batch norm, and the fused dropout kernel with its 1-byte
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -26,8 +27,11 @@ EXTRA = {
 
 
 def main() -> None:
-    device = torch.device("cuda")
-    print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, fp32, batch 8")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--device", default="cuda", help="cpu runs too (its dropout keeps a float mask)")
+    device = torch.device(parser.parse_args().device)
+    name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
+    print(f"device: {name}, torch {torch.__version__}, fp32, batch 8")
     print(f"{'network':<24} {'stats bytes':>14} {'autograd bytes':>15}  verdict")
     specs = {p.stem: p for p in sorted((ROOT / "examples").glob("*.res"))} | EXTRA
     failures = 0
