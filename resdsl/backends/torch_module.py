@@ -104,7 +104,7 @@ def build_module(graph: nx.DiGraph, zero_init_residual: bool = False) -> torch.f
             value = fx_graph.call_module(node, tuple(args))
         else:
             function, call_args = functions[op.kind](op, shapes, args)
-            if function in (operator.add, operator.mul):  # add/mul of n values: left to right, a + b + c
+            if op.kind in ("add", "mul"):  # of n values: left to right, a + b + c
                 value = call_args[0]
                 for term in call_args[1:]:
                     value = fx_graph.call_function(function, (value, term))

@@ -42,6 +42,15 @@ def input_map(graph: nx.DiGraph) -> InputMap:
             for node, producers in graph.pred.items()}
 
 
+def use_counts(inputs: InputMap) -> dict[str, int]:
+    """How many nodes read each node's output (its out-degree), from an :func:`input_map`."""
+    uses = dict.fromkeys(inputs, 0)
+    for producers in inputs.values():
+        for producer in producers:
+            uses[producer] += 1
+    return uses
+
+
 def lint(graph: nx.DiGraph) -> None:
     """Raise :class:`IRError` unless ``graph`` satisfies the IR contract."""
     if not isinstance(graph, nx.DiGraph) or type(graph) is not nx.DiGraph:

@@ -50,16 +50,14 @@ def unknown_callee(callee: str, name_span: Span, namespace: Namespace) -> Resdsl
 def unresolved_calls(steps: tuple[ast.Step, ...], namespace: Namespace) -> list[ResdslError]:
     """Calls in ``steps`` (layers, and blocks written as values) to names nothing defines: what can be
     checked of a block before any network gives it arguments."""
-    errors = []
+    calls = [(step.callee, step.name_span) for step in steps if isinstance(step, ast.Layer)]
+    calls += [(arg.value.callee, arg.value.name_span) for step in steps for arg in getattr(step, "args", ())
+              if isinstance(arg.value, ast.CallValue)]
+    errors = [unknown_callee(callee, span, namespace) for callee, span in calls
+              if callee not in LAYERS and namespace.lookup(callee) is None]
     for step in steps:
-        args = getattr(step, "args", ())
-        if isinstance(step, ast.Layer) and step.callee not in LAYERS and namespace.lookup(step.callee) is None:
-            errors.append(unknown_callee(step.callee, step.name_span, namespace))
-        for arg in args:
-            if isinstance(arg.value, ast.CallValue) and namespace.lookup(arg.value.callee) is None \
-                    and arg.value.callee not in LAYERS:
-                errors.append(unknown_callee(arg.value.callee, arg.value.name_span, namespace))
-        for body in (step.branches if isinstance(step, ast.MergeBranches) else (getattr(step, "body", ()),)):
+        bodies = step.branches if isinstance(step, ast.MergeBranches) else (getattr(step, "body", ()),)
+        for body in bodies:
             errors += unresolved_calls(body, namespace)
     return errors
 

@@ -16,7 +16,7 @@ from math import prod
 
 import networkx as nx
 
-from resdsl.ir.graph import InputMap, input_map
+from resdsl.ir.graph import InputMap, input_map, use_counts
 
 _SAVES_INPUT = {"conv", "linear", "bn", "maxpool", "avgpool", "mul"}
 _SAVES_OUTPUT_ACTIVATIONS = {"relu", "sigmoid", "tanh"}
@@ -26,10 +26,7 @@ _VIEWS = {"flatten"}
 def inference_peak(graph: nx.DiGraph, inputs: InputMap | None = None) -> int:
     """Peak live activation elements per sample under a topological schedule, freeing after last use."""
     inputs = inputs or input_map(graph)
-    remaining = dict.fromkeys(inputs, 0)  # uses not yet run
-    for producers in inputs.values():
-        for producer in producers:
-            remaining[producer] += 1
+    remaining = use_counts(inputs)  # uses not yet run
     size = {node: 0 if data["op"].kind in _VIEWS else prod(data["shape"]) for node, data in graph.nodes(data=True)}
     output = graph.graph.get("output")
     live = peak = 0

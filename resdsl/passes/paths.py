@@ -13,7 +13,9 @@ from math import prod
 import networkx as nx
 
 from resdsl.frozen import frozen
-from resdsl.ir.graph import InputMap, input_map
+from resdsl.ir.graph import InputMap, input_map, use_counts
+
+MAX_POSITIONS = 1024  # pixel positions traced at most for a receptive field (see receptive_field)
 
 
 @frozen
@@ -30,10 +32,7 @@ def path_summary(graph: nx.DiGraph, inputs: InputMap | None = None) -> PathSumma
     inputs = inputs or input_map(graph)
     ops = dict(graph.nodes(data="op"))
     output = graph.graph["output"]
-    unread = dict.fromkeys(inputs, 0)
-    for producers in inputs.values():
-        for producer in producers:
-            unread[producer] += 1
+    unread = use_counts(inputs)
     count: dict[str, int] = {}
     shortest: dict[str, int] = {}
     longest: dict[str, int] = {}
@@ -81,26 +80,20 @@ def receptive_field(graph: nx.DiGraph, inputs: InputMap | None = None) -> int:
     upstream = order[: spatial[-1] + 1]  # the last spatial map and everything before it
     period = prod(op.scale for op in ops.values() if op.kind == "upsample")
     largest = 0
-    for position in range(min(period, _MAX_POSITIONS)):
+    for position in range(min(period, MAX_POSITIONS)):
         reads: dict[str, tuple[int, int] | None] = {upstream[-1]: (position, position)}
         for node in reversed(upstream):
             if node not in reads:
                 continue  # not on a path to that pixel
             span = reads.pop(node) if node != source else reads[node]
             read = None if span is None else ops[node].reads(*span)
-            for producer in inputs[node]:
-                if read is None or reads.get(producer, ()) is None:
-                    reads[producer] = None
-                elif producer in reads:
-                    lo, hi = reads[producer]
-                    reads[producer] = (min(lo, read[0]), max(hi, read[1]))
-                else:
-                    reads[producer] = read
+            for producer in inputs[node]:  # a producer read by several users: the union of their reads
+                earlier = reads.get(producer, read)
+                reads[producer] = None if read is None or earlier is None else \
+                    (min(earlier[0], read[0]), max(earlier[1], read[1]))
         span = reads[source]
         if span is None:
             return graph.graph["input_shape"][1]
         largest = max(largest, span[1] - span[0] + 1)
     return largest
 
-
-_MAX_POSITIONS = 1024
