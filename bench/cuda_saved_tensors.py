@@ -3,7 +3,8 @@
     python3 bench/cuda_saved_tensors.py [--device cuda]
 
 The CPU test (tests/test_compile.py) checks every example; this checks the device the figure is for:
-cuDNN's convolution and batch norm, and the fused dropout kernel with its 1-byte mask. fp32, batch 8.
+cuDNN's convolution and batch norm, and the fused dropout kernel with its 1-byte mask. Batch 8, the
+model and input in fp32, then in bf16 (the whole model cast, no autocast).
 """
 
 from __future__ import annotations
@@ -31,18 +32,22 @@ def main() -> None:
     parser.add_argument("--device", default="cuda", help="cpu runs too (its dropout keeps a float mask)")
     device = torch.device(parser.parse_args().device)
     name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
-    print(f"device: {name}, torch {torch.__version__}, fp32, batch 8")
-    print(f"{'network':<24} {'stats bytes':>14} {'autograd bytes':>15}  verdict")
+    print(f"device: {name}, torch {torch.__version__}, batch 8")
+    print(f"{'network':<24} {'dtype':<5} {'stats bytes':>14} {'autograd bytes':>15}  verdict")
     specs = {p.stem: p for p in sorted((ROOT / "examples").glob("*.res"))} | EXTRA
-    failures = 0
+    failures = runs = 0
     for name, spec in specs.items():
         network = resdsl.load(spec)
-        model = network.to_module().to(device).train()
-        measured = saved_for_backward(model, torch.randn(8, *network.input_shape, device=device))
-        expected = network.stats(batch=8).memory["training_bytes"]["fp32"]
-        failures += measured != expected
-        print(f"{name:<24} {expected:>14,} {measured:>15,}  {'equal' if measured == expected else 'DIFFERENT'}")
-    print(f"{len(specs) - failures} of {len(specs)} equal")
+        figures = network.stats(batch=8).memory["training_bytes"]
+        for dtype_name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+            model = network.to_module().to(device, dtype).train()
+            x = torch.randn(8, *network.input_shape, device=device, dtype=dtype)
+            measured, expected = saved_for_backward(model, x), figures[dtype_name]
+            failures += measured != expected
+            runs += 1
+            verdict = "equal" if measured == expected else f"DIFFERENT by {measured - expected:+,}"
+            print(f"{name:<24} {dtype_name:<5} {expected:>14,} {measured:>15,}  {verdict}")
+    print(f"{runs - failures} of {runs} equal")
 
 
 if __name__ == "__main__":
