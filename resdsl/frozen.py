@@ -39,8 +39,12 @@ def _getter(names: list[str]) -> Callable[[Any], tuple]:
     return lambda obj: ()
 
 
-def _init_source(fields: tuple[dataclasses.Field, ...], namespace: dict[str, Any]) -> str:
-    """``def __init__(self, a, b=_default_b, *, c=_MISSING)`` storing each field, as dataclasses writes it."""
+def _init_source(fields: tuple[dataclasses.Field, ...], namespace: dict[str, Any], has_dict: bool) -> str:
+    """``def __init__(self, a, b=_default_b, *, c=_MISSING)`` storing each field, as dataclasses writes it.
+
+    Where instances have a ``__dict__`` (no ``__slots__``), fields are stored in it directly, twice as
+    fast as ``object.__setattr__`` (a per-layer row or op of a deep network is made a million times)."""
+    store = "    _fields[{name!r}] = {value}" if has_dict else "    _set(self, {name!r}, {value})"
     positional, keyword, body = [], [], []
     for f in fields:
         if f.default is not _MISSING:
@@ -55,9 +59,11 @@ def _init_source(fields: tuple[dataclasses.Field, ...], namespace: dict[str, Any
             (keyword if f.kw_only else positional).append(param)
             if f.default_factory is not _MISSING:
                 body.append(f"    if {f.name} is _MISSING: {f.name} = {value}")
-            body.append(f"    _set(self, {f.name!r}, {f.name})")
+            body.append(store.format(name=f.name, value=f.name))
         elif value is not None:
-            body.append(f"    _set(self, {f.name!r}, {value})")
+            body.append(store.format(name=f.name, value=value))
+    if has_dict and body:
+        body.insert(0, "    _fields = self.__dict__")
     params = ", ".join(["self", *positional, *(["*", *keyword] if keyword else [])])
     return "\n".join([f"def __init__({params}):", *(body or ["    pass"])])
 
@@ -117,7 +123,7 @@ def _frozen(cls: T, order: bool) -> T:
     cls.__doc__ = doc
     fields = dataclasses.fields(cls)
     namespace: dict[str, Any] = {"_set": object.__setattr__, "_MISSING": _MISSING}
-    exec(_init_source(fields, namespace), namespace)  # noqa: S102 — generated from field names, as dataclasses does
+    exec(_init_source(fields, namespace, cls.__dictoffset__ != 0), namespace)  # noqa: S102 — generated from field names, as dataclasses does
     init = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     methods = dict(__init__=init, __repr__=_repr, __eq__=_eq, __hash__=_hash,

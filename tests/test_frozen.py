@@ -92,6 +92,15 @@ def test_inheritance_keyword_only_and_pickle():
     assert pickle.loads(pickle.dumps(Point(3, 4))) == Point(3, 4)
 
 
+def test_slotted_class_stores_through_setattr():
+    """Instances without a ``__dict__`` take their fields through ``object.__setattr__``, as dataclasses does."""
+    ours, theirs = twins({"__annotations__": {"a": "int", "b": "int"}, "__slots__": ("a", "b")})
+    assert not hasattr(ours(1, 2), "__dict__")
+    assert (ours(1, 2).a, ours(1, 2).b, repr(ours(1, 2))) == (1, 2, repr(theirs(1, 2)))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ours(1, 2).a = 3
+
+
 @frozen
 class Point:
     x: int

@@ -11,7 +11,7 @@ import pytest
 import resdsl
 from resdsl.errors import Span
 from resdsl.ir import ops
-from resdsl.ir.graph import IRError, input_map, inputs, lint
+from resdsl.ir.graph import IRError, Topology, inputs, lint
 
 from conftest import EXAMPLES
 
@@ -93,10 +93,25 @@ def test_lint_names_each_broken_invariant(message: str) -> None:
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
-def test_input_map_is_inputs_of_every_node(path: Path) -> None:
+def test_topology_is_the_graph_by_position(path: Path) -> None:
     graph = resdsl.load(path).graph
-    assert input_map(graph) == {node: tuple(inputs(graph, node)) for node in graph}
-    assert list(input_map(graph)) == list(graph)
+    topology = Topology.of(graph)
+    assert topology.names == tuple(graph)
+    assert [topology.names[p] for p in topology.inputs[-1]] == inputs(graph, graph.graph["output"])
+    assert {node: tuple(topology.names[p] for p in producers) for node, producers in
+            zip(topology.names, topology.inputs)} == {node: tuple(inputs(graph, node)) for node in graph}
+    assert all(data is graph.nodes[node] for node, data in zip(topology.names, topology.attributes))
+    assert topology.uses() == [graph.out_degree(node) for node in graph]
+
+
+def test_topology_orders_inputs_by_port_not_by_edge_order() -> None:
+    graph = chain()
+    graph.add_node("cat", op=ops.Concat(), span=SPAN)
+    for producer, port in (("relu", 2), ("input", 0), ("conv", 1)):
+        graph.add_edge(producer, "cat", port=port, kind="skip")
+    graph.graph["output"] = "cat"
+    lint(graph)
+    assert Topology.of(graph).inputs == ((), (0,), (1,), (0, 1, 2))
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])

@@ -11,7 +11,11 @@ entry per residual unit), ``blocks`` (block instance → the call that made it, 
 
 from __future__ import annotations
 
+from typing import Any
+
 import networkx as nx
+
+from resdsl.frozen import frozen
 
 EDGE_KINDS = ("main", "skip", "projection")
 
@@ -28,65 +32,81 @@ def inputs(graph: nx.DiGraph, node: str) -> list[str]:
     return sorted(producers, key=lambda producer: producers[producer]["port"])
 
 
-InputMap = dict[str, tuple[str, ...]]
+@frozen
+class Topology:
+    """A linted graph as the passes sweep it: nodes by topological position, inputs as positions.
 
+    Passes visit every node, several times per analysis. Read from networkx once, each visit walks
+    lists in order; a lookup in a dict keyed by node name per node and per pass missed the cache
+    once the network had hundreds of thousands of nodes, and time per node grew with depth
+    (bench/RESULTS.md, scaling).
 
-def input_map(graph: nx.DiGraph) -> InputMap:
-    """:func:`inputs` of every node, in the graph's (topological) order.
-
-    Passes that visit every node take this map, built once per analysis: reading all predecessors in
-    one sweep is several times faster than asking networkx node by node.
+    >>> topology = Topology.of(resdsl.load("examples/resnet18.res").graph)  # doctest: +SKIP
+    >>> topology.names[topology.inputs[-1][0]]                               # doctest: +SKIP
+    'avgpool'
     """
-    return {node: tuple(producers) if len(producers) < 2
-            else tuple(sorted(producers, key=lambda producer: producers[producer]["port"]))
-            for node, producers in graph.pred.items()}
 
+    names: tuple[str, ...]
+    attributes: tuple[dict[str, Any], ...]  # networkx's own attribute dicts: a pass's writes land on the graph
+    inputs: tuple[tuple[int, ...], ...]  # the positions of each node's producers, in port order
 
-def use_counts(inputs: InputMap) -> dict[str, int]:
-    """How many nodes read each node's output (its out-degree), from an :func:`input_map`."""
-    uses = dict.fromkeys(inputs, 0)
-    for producers in inputs.values():
-        for producer in producers:
-            uses[producer] += 1
-    return uses
+    @classmethod
+    def of(cls, graph: nx.DiGraph) -> Topology:
+        position = {node: index for index, node in enumerate(graph)}
+        producers: list[tuple[int, ...]] = [()] * len(position)
+        for source, target, port in graph.in_edges(data="port"):  # grouped by target, in graph order
+            user, taken = position[target], producers[position[target]]
+            if port == len(taken):  # lowering adds edges port by port
+                producers[user] = (*taken, position[source])
+            else:
+                slots = [*taken, *[-1] * (port + 1 - len(taken))]
+                slots[port] = position[source]
+                producers[user] = tuple(slots)
+        return cls(tuple(position), tuple(data for _, data in graph.nodes(data=True)), tuple(producers))
+
+    def uses(self) -> list[int]:
+        """How many nodes read each node's output (its out-degree)."""
+        uses = [0] * len(self.names)
+        for producers in self.inputs:
+            for producer in producers:
+                uses[producer] += 1
+        return uses
 
 
 def lint(graph: nx.DiGraph) -> None:
     """Raise :class:`IRError` unless ``graph`` satisfies the IR contract."""
     if not isinstance(graph, nx.DiGraph) or type(graph) is not nx.DiGraph:
         raise IRError("an IR graph is a plain networkx.DiGraph")
-    seen: set[str] = set()
-    ports: dict[str, list[int]] = {}
-    uses = dict.fromkeys(graph, 0)
-    for target, producers in graph.pred.items():
-        ports[target] = []
-        for source, data in producers.items():
-            if source not in seen:
-                try:
-                    cycle = nx.find_cycle(graph)
-                except nx.NetworkXNoCycle:
-                    raise IRError("nodes are not in topological order") from None
-                raise IRError(f"cycle: {' → '.join(edge[0] for edge in cycle)}")
-            if data.get("kind") not in EDGE_KINDS:
-                raise IRError(f"edge {source!r} → {target!r} has kind {data.get('kind')!r}")
-            if type(data.get("port")) is not int:
-                raise IRError(f"edge {source!r} → {target!r} has port {data.get('port')!r}")
-            ports[target].append(data["port"])
-            uses[source] += 1
-        seen.add(target)
-    sources = [node for node, used in ports.items() if not used]
-    sinks = [node for node, count in uses.items() if not count]
+    position = {node: index for index, node in enumerate(graph)}
+    names = list(position)
+    ports: list[list[int]] = [[] for _ in names]
+    uses = [0] * len(names)
+    for source, target, data in graph.in_edges(data=True):
+        producer, user = position[source], position[target]
+        if producer >= user:
+            try:
+                cycle = nx.find_cycle(graph)
+            except nx.NetworkXNoCycle:
+                raise IRError("nodes are not in topological order") from None
+            raise IRError(f"cycle: {' → '.join(edge[0] for edge in cycle)}")
+        if data.get("kind") not in EDGE_KINDS:
+            raise IRError(f"edge {source!r} → {target!r} has kind {data.get('kind')!r}")
+        if type(data.get("port")) is not int:
+            raise IRError(f"edge {source!r} → {target!r} has port {data.get('port')!r}")
+        ports[user].append(data["port"])
+        uses[producer] += 1
+    sources = [names[index] for index, used in enumerate(ports) if not used]
+    sinks = [names[index] for index, count in enumerate(uses) if not count]
     if len(sources) != 1:
         raise IRError(f"expected one input, found {sources}")
     if len(sinks) != 1:
         raise IRError(f"expected one output, found {sinks}")
     if "output" in graph.graph and graph.graph["output"] != sinks[0]:
         raise IRError(f"graph output {graph.graph['output']!r} is not the sink {sinks[0]!r}")
-    for node, data in graph.nodes(data=True):
+    for (node, data), used in zip(graph.nodes(data=True), ports):
         for key in ("op", "span"):
             if key not in data:
                 raise IRError(f"node {node!r} has no {key!r}")
-        used = ports[node]
         if len(used) > 1:
             used.sort()
         if used != list(range(len(used))):

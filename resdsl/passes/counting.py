@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import networkx as nx
 
-from resdsl.ir.graph import InputMap, input_map
+from resdsl.ir.graph import Topology
 
 
-def count(graph: nx.DiGraph, inputs: InputMap | None = None) -> None:
+def count(graph: nx.DiGraph, topology: Topology | None = None) -> None:
     """Parameters and buffers of each node, and its MACs for one sample (fvcore's rules, see ops)."""
-    nodes = dict(graph.nodes(data=True))
-    for node, producers in (inputs or input_map(graph)).items():
-        data = nodes[node]
+    topology = topology or Topology.of(graph)
+    nodes = topology.attributes
+    for data, producers in zip(nodes, topology.inputs):
         in_shapes = [nodes[p]["shape"] for p in producers]
         op = data["op"]
         data["params"] = op.params(in_shapes)

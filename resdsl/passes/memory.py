@@ -16,21 +16,21 @@ from math import prod
 
 import networkx as nx
 
-from resdsl.ir.graph import InputMap, input_map, use_counts
+from resdsl.ir.graph import Topology
 
 _SAVES_INPUT = {"conv", "linear", "bn", "maxpool", "avgpool", "mul"}
 _SAVES_OUTPUT_ACTIVATIONS = {"relu", "sigmoid", "tanh"}
 _VIEWS = {"flatten"}
 
 
-def inference_peak(graph: nx.DiGraph, inputs: InputMap | None = None) -> int:
+def inference_peak(graph: nx.DiGraph, topology: Topology | None = None) -> int:
     """Peak live activation elements per sample under a topological schedule, freeing after last use."""
-    inputs = inputs or input_map(graph)
-    remaining = use_counts(inputs)  # uses not yet run
-    size = {node: 0 if data["op"].kind in _VIEWS else prod(data["shape"]) for node, data in graph.nodes(data=True)}
-    output = graph.graph.get("output")
+    topology = topology or Topology.of(graph)
+    remaining = topology.uses()  # uses not yet run
+    size = [0 if data["op"].kind in _VIEWS else prod(data["shape"]) for data in topology.attributes]
+    output = topology.names.index(graph.graph["output"]) if "output" in graph.graph else -1
     live = peak = 0
-    for node, producers in inputs.items():
+    for node, producers in enumerate(topology.inputs):
         live += size[node]
         peak = max(peak, live)
         for producer in producers:
@@ -42,23 +42,24 @@ def inference_peak(graph: nx.DiGraph, inputs: InputMap | None = None) -> int:
     return peak
 
 
-def training_saved(graph: nx.DiGraph, inputs: InputMap | None = None) -> tuple[int, int]:
+def training_saved(graph: nx.DiGraph, topology: Topology | None = None) -> tuple[int, int]:
     """What autograd keeps for backward, per sample: (activation elements, bytes of indices and masks).
 
     Activations take the bytes of the training dtype; max-pooling indices and dropout masks do not.
     """
-    nodes = dict(graph.nodes(data=True))
-    saved: set[str] = set()
+    topology = topology or Topology.of(graph)
+    nodes = topology.attributes
+    saved = [False] * len(nodes)
     extra = 0
-    for node, producers in (inputs or input_map(graph)).items():
-        data = nodes[node]
+    for node, (data, producers) in enumerate(zip(nodes, topology.inputs)):
         op = data["op"]
         if op.kind in _SAVES_INPUT:
-            saved.update(producers)
+            for producer in producers:
+                saved[producer] = True
         elif op.kind == "activation":
-            saved.add(node if op.function in _SAVES_OUTPUT_ACTIVATIONS else producers[0])
+            saved[node if op.function in _SAVES_OUTPUT_ACTIVATIONS else producers[0]] = True
         if op.kind == "maxpool":
             extra += 8 * prod(data["shape"])  # int64 argmax indices
         elif op.kind == "dropout":
             extra += prod(data["shape"])  # bool mask
-    return sum(prod(data["shape"]) for node, data in nodes.items() if node in saved), extra
+    return sum(prod(data["shape"]) for data, kept in zip(nodes, saved) if kept), extra

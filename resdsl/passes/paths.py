@@ -13,7 +13,7 @@ from math import prod
 import networkx as nx
 
 from resdsl.frozen import frozen
-from resdsl.ir.graph import InputMap, input_map, use_counts
+from resdsl.ir.graph import Topology
 
 MAX_POSITIONS = 1024  # pixel positions traced at most for a receptive field (see receptive_field)
 
@@ -26,18 +26,17 @@ class PathSummary:
     weighted_layers: int  # conv and linear layers in the network
 
 
-def path_summary(graph: nx.DiGraph, inputs: InputMap | None = None) -> PathSummary:
+def path_summary(graph: nx.DiGraph, topology: Topology | None = None) -> PathSummary:
     """Paths counted exactly. With n residual units there are up to 2**n, so a node's count is dropped
     once its last user has read it: keeping them all would hold O(n²) bits."""
-    inputs = inputs or input_map(graph)
-    ops = dict(graph.nodes(data="op"))
-    output = graph.graph["output"]
-    unread = use_counts(inputs)
-    count: dict[str, int] = {}
-    shortest: dict[str, int] = {}
-    longest: dict[str, int] = {}
-    for node, producers in inputs.items():
-        weight = int(ops[node].weighted)
+    topology = topology or Topology.of(graph)
+    weights = [int(data["op"].weighted) for data in topology.attributes]
+    unread = topology.uses()
+    count = [0] * len(weights)
+    shortest = [0] * len(weights)
+    longest = [0] * len(weights)
+    for node, producers in enumerate(topology.inputs):
+        weight = weights[node]
         if not producers:
             count[node], shortest[node], longest[node] = 1, weight, weight
             continue
@@ -52,12 +51,12 @@ def path_summary(graph: nx.DiGraph, inputs: InputMap | None = None) -> PathSumma
         for producer in producers:
             unread[producer] -= 1
             if not unread[producer]:
-                del count[producer]
-    weighted = sum(1 for op in ops.values() if op.weighted)
-    return PathSummary(count[output], shortest[output], longest[output], weighted)
+                count[producer] = 0
+    output = topology.names.index(graph.graph["output"])
+    return PathSummary(count[output], shortest[output], longest[output], sum(weights))
 
 
-def receptive_field(graph: nx.DiGraph, inputs: InputMap | None = None) -> int:
+def receptive_field(graph: nx.DiGraph, topology: Topology | None = None) -> int:
     """Receptive field, in input pixels along one axis, of one pixel of the last spatial feature map.
 
     The last spatial map is the last node with a CxHxW output other than a global pooling. Exact
@@ -69,31 +68,31 @@ def receptive_field(graph: nx.DiGraph, inputs: InputMap | None = None) -> int:
     the product of the upsampling factors; at most 1,024 positions are traced). A global pooling on
     the way (a squeeze-and-excitation gate) makes the field the whole input.
     """
-    inputs = inputs or input_map(graph)
-    ops = dict(graph.nodes(data="op"))
-    order = list(inputs)
-    source = order[0]
-    spatial = [index for index, (node, data) in enumerate(graph.nodes(data=True))
+    topology = topology or Topology.of(graph)
+    ops = [data["op"] for data in topology.attributes]
+    spatial = [node for node, data in enumerate(topology.attributes)
                if len(data["shape"]) == 3 and data["op"].kind != "global_avgpool"]
     if not spatial:
         return 1
-    upstream = order[: spatial[-1] + 1]  # the last spatial map and everything before it
-    period = prod(op.scale for op in ops.values() if op.kind == "upsample")
+    last = spatial[-1]  # the last spatial map; what it reads lies before it
+    period = prod(op.scale for op in ops if op.kind == "upsample")
     largest = 0
     for position in range(min(period, MAX_POSITIONS)):
-        reads: dict[str, tuple[int, int] | None] = {upstream[-1]: (position, position)}
-        for node in reversed(upstream):
-            if node not in reads:
-                continue  # not on a path to that pixel
-            span = reads.pop(node) if node != source else reads[node]
+        reads: list[tuple[int, int] | None | bool] = [False] * (last + 1)  # False: not on a path to the pixel
+        reads[last] = (position, position)
+        for node in range(last, 0, -1):
+            span = reads[node]
+            if span is False:
+                continue
             read = None if span is None else ops[node].reads(*span)
-            for producer in inputs[node]:  # a producer read by several users: the union of their reads
-                earlier = reads.get(producer, read)
+            for producer in topology.inputs[node]:  # a producer read by several users: the union of their reads
+                earlier = reads[producer]
+                if earlier is False:
+                    earlier = read
                 reads[producer] = None if read is None or earlier is None else \
                     (min(earlier[0], read[0]), max(earlier[1], read[1]))
-        span = reads[source]
+        span = reads[0]
         if span is None:
             return graph.graph["input_shape"][1]
         largest = max(largest, span[1] - span[0] + 1)
     return largest
-

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, field
 from math import prod
-from typing import Any
+from typing import Any, Callable
 
 import networkx as nx
 
 from resdsl.frozen import frozen
-from resdsl.ir.graph import input_map
+from resdsl.ir.graph import Topology
 from resdsl.ir.ops import Shape
 from resdsl.passes.counting import count
 from resdsl.passes.memory import inference_peak, training_saved
@@ -81,22 +81,24 @@ class Stats:
         return data
 
 
-def _rows(graph: nx.DiGraph, key, batch: int) -> list[Row]:
+def _rows(topology: Topology, key: Callable[[str, dict[str, Any]], str], batch: int) -> list[Row]:
     """One row per distinct ``key(node, data)``, in order of first appearance; its shape is its last node's."""
     totals: dict[str, list] = {}  # name → [params, buffers, macs, shape, activations] per sample
-    for node, data in graph.nodes(data=True):
+    name = total = None
+    for node, data in zip(topology.names, topology.attributes):
         if data["op"].kind == "input":
             continue
-        name, shape = key(node, data), data["shape"]
-        total = totals.get(name)
-        if total is None:
-            totals[name] = [data["params"], data["buffers"], data["macs"], shape, prod(shape)]
-        else:
-            total[0] += data["params"]
-            total[1] += data["buffers"]
-            total[2] += data["macs"]
-            total[3] = shape
-            total[4] += prod(shape)
+        shape, row = data["shape"], key(node, data)
+        if row != name:  # a row's nodes come in stretches: look it up when a stretch begins
+            name = row
+            total = totals.get(name)
+            if total is None:
+                total = totals[name] = [0, 0, 0, shape, 0]
+        total[0] += data["params"]
+        total[1] += data["buffers"]
+        total[2] += data["macs"]
+        total[3] = shape
+        total[4] += prod(shape)
     return [Row(name, params, buffers, batch * macs, 2 * batch * macs, shape, batch * activations)
             for name, (params, buffers, macs, shape, activations) in totals.items()]
 
@@ -105,33 +107,35 @@ def analyze(graph: nx.DiGraph, batch: int = 1) -> Stats:
     """Count ``graph`` (writing ``params``/``buffers``/``macs`` on its nodes) and summarize it."""
     if batch < 1:
         raise ValueError("batch must be at least 1")
-    inputs = input_map(graph)
-    count(graph, inputs)
-    nodes = graph.nodes
+    topology = Topology.of(graph)
+    count(graph, topology)
+    nodes = topology.attributes
     macs_by_op = dict.fromkeys(MAC_FAMILIES, 0)
-    for _, data in nodes(data=True):
+    params = buffers = activations = 0
+    for data in nodes:
+        params += data["params"]
+        buffers += data["buffers"]
         if data["macs"]:
             macs_by_op[data["op"].family] += batch * data["macs"]
+        if data["op"].kind != "input":
+            activations += prod(data["shape"])
     macs = sum(macs_by_op.values())
-    peak = inference_peak(graph, inputs)
-    saved, extra = training_saved(graph, inputs)
+    peak = inference_peak(graph, topology)
+    saved, extra = training_saved(graph, topology)
     memory = {
         "inference_peak_bytes": {dtype: batch * size * peak for dtype, size in DTYPE_BYTES.items()},
         "training_bytes": {dtype: batch * (size * saved + extra) for dtype, size in DTYPE_BYTES.items()},
     }
-    paths = path_summary(graph, inputs)
-    output = graph.graph["output"]
+    paths = path_summary(graph, topology)
     return Stats(
-        name=graph.graph["name"], input_shape=graph.graph["input_shape"], output_shape=nodes[output]["shape"],
-        batch=batch,
-        params=sum(d["params"] for _, d in nodes(data=True)),
-        buffers=sum(d["buffers"] for _, d in nodes(data=True)),
-        macs=macs, flops=2 * macs, macs_by_op=macs_by_op,
-        activations=batch * sum(prod(d["shape"]) for _, d in nodes(data=True) if d["op"].kind != "input"),
+        name=graph.graph["name"], input_shape=graph.graph["input_shape"],
+        output_shape=graph.nodes[graph.graph["output"]]["shape"], batch=batch,
+        params=params, buffers=buffers, macs=macs, flops=2 * macs, macs_by_op=macs_by_op,
+        activations=batch * activations,
         memory=memory, depth=paths.longest, weighted_layers=paths.weighted_layers,
-        receptive_field=receptive_field(graph, inputs), residual_units=len(graph.graph["residuals"]),
+        receptive_field=receptive_field(graph, topology), residual_units=len(graph.graph["residuals"]),
         paths=paths.paths, shortest_path=paths.shortest, longest_path=paths.longest,
-        stages=_rows(graph, lambda n, d: d["stage"] or "(network)", batch),
-        blocks=_rows(graph, lambda n, d: d["block"] or n, batch),
-        layers=_rows(graph, lambda n, d: n, batch),
+        stages=_rows(topology, lambda n, d: d["stage"] or "(network)", batch),
+        blocks=_rows(topology, lambda n, d: d["block"] or n, batch),
+        layers=_rows(topology, lambda n, d: n, batch),
     )
