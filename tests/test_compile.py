@@ -56,6 +56,26 @@ def test_fvcore_total_equals_static_macs(compiled) -> None:
     assert analysis.total() == stats.macs
 
 
+def test_stage_block_and_layer_rows_equal_their_modules(compiled) -> None:
+    """Every row named after a module (a stage, a block, a layer) has that module's parameters and
+    fvcore's MACs for it; the rows of each kind add up to the whole network."""
+    network, stats, model = compiled
+    analysis = FlopCountAnalysis(model, torch.randn(1, *network.input_shape))
+    analysis.unsupported_ops_warnings(False)
+    analysis.uncalled_modules_warnings(False)
+    macs, modules = analysis.by_module(), dict(model.named_modules())
+    checked = 0
+    for row in [*stats.stages, *stats.blocks, *stats.layers]:
+        if row.name in modules:
+            assert row.params == sum(p.numel() for p in modules[row.name].parameters()), row.name
+            assert row.macs == macs[row.name], row.name
+            checked += 1
+    assert checked >= len(stats.layers) - len([n for n in network.graph if "." not in n and n not in modules])
+    for rows in (stats.stages, stats.blocks, stats.layers):
+        assert sum(r.params for r in rows) == stats.params and sum(r.macs for r in rows) == stats.macs
+        assert sum(r.activations for r in rows) == stats.activations
+
+
 @pytest.mark.parametrize("name", ["resnet18", "resnet50"])
 def test_torchvision_checkpoints_load_strictly_and_match(name: str) -> None:
     ours = resdsl.compile(ROOT / "examples" / f"{name}.res").eval()

@@ -17,6 +17,7 @@ import networkx as nx
 
 from resdsl.errors import ResdslError
 from resdsl.ir import ops
+from resdsl.ir.graph import outer_block
 
 COLLAPSE = ("none", "blocks", "stages")
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -93,15 +94,6 @@ def _style(op: ops.Op) -> str:
     return STYLES.get(op.family, STYLES["other"])
 
 
-def _outer_block(graph: nx.DiGraph, block: str | None) -> str | None:
-    """The outermost block instance containing a node (``layer1.0`` for ``layer1.0.se1``)."""
-    if block is None:
-        return None
-    parts = block.split(".")
-    blocks = graph.graph["blocks"]
-    return next((".".join(parts[:n]) for n in range(1, len(parts) + 1) if ".".join(parts[:n]) in blocks), block)
-
-
 def _units(graph: nx.DiGraph, collapse: str) -> tuple[list[Unit], dict[str, str]]:
     nodes = graph.nodes
     units: dict[str, Unit] = {}
@@ -114,7 +106,7 @@ def _units(graph: nx.DiGraph, collapse: str) -> tuple[list[Unit], dict[str, str]
             label = f"{key}\n{units_in_stage} residual units" if units_in_stage else key
             style = STYLES["block"]
         elif collapse == "blocks" and data["block"]:
-            key = _outer_block(graph, data["block"])
+            key = outer_block(graph.graph["blocks"], data["block"])
             label = f"{graph.graph['blocks'].get(key, key)}\n{key}"
             style = STYLES["block"]
         else:
@@ -124,7 +116,7 @@ def _units(graph: nx.DiGraph, collapse: str) -> tuple[list[Unit], dict[str, str]
         owner[node] = key
     ordered = list(units.values())
     if collapse == "blocks":
-        projected = {_outer_block(graph, r["block"]): r["shortcut"] for r in graph.graph["residuals"]
+        projected = {outer_block(graph.graph["blocks"], r["block"]): r["shortcut"] for r in graph.graph["residuals"]
                      if r["shortcut"] != "identity"}
         for unit in ordered:
             if unit.key in projected:

@@ -32,6 +32,15 @@ def inputs(graph: nx.DiGraph, node: str) -> list[str]:
     return sorted(producers, key=lambda producer: producers[producer]["port"])
 
 
+def outer_block(blocks: dict[str, str], block: str | None) -> str | None:
+    """The outermost block instance containing ``block`` (``layer1.0`` for ``layer1.0.se1``), given the
+    graph's ``blocks`` attribute: the unit a stats row or a collapsed diagram box stands for."""
+    if block is None:
+        return None
+    parts = block.split(".")
+    return next((".".join(parts[:n]) for n in range(1, len(parts) + 1) if ".".join(parts[:n]) in blocks), block)
+
+
 @frozen
 class Topology:
     """A linted graph as the passes sweep it: nodes by topological position, inputs as positions.

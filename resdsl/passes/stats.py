@@ -14,13 +14,14 @@ Conventions (also in the README and ``resdsl stats --help``):
 from __future__ import annotations
 
 from dataclasses import asdict, field
+from functools import lru_cache, partial
 from math import prod
 from typing import Any, Callable
 
 import networkx as nx
 
 from resdsl.frozen import frozen
-from resdsl.ir.graph import Topology
+from resdsl.ir.graph import Topology, outer_block
 from resdsl.ir.ops import Shape
 from resdsl.passes.counting import count
 from resdsl.passes.memory import inference_peak, training_saved
@@ -103,6 +104,13 @@ def _rows(topology: Topology, key: Callable[[str, dict[str, Any]], str], batch: 
             for name, (params, buffers, macs, shape, activations) in totals.items()]
 
 
+def _layer_rows(topology: Topology, batch: int) -> list[Row]:
+    """One row per node but the input: ``_rows`` keyed by node name, without a dict of every name."""
+    return [Row(node, data["params"], data["buffers"], batch * data["macs"], 2 * batch * data["macs"],
+                data["shape"], batch * prod(data["shape"]))
+            for node, data in zip(topology.names, topology.attributes) if data["op"].kind != "input"]
+
+
 def analyze(graph: nx.DiGraph, batch: int = 1) -> Stats:
     """Count ``graph`` (writing ``params``/``buffers``/``macs`` on its nodes) and summarize it."""
     if batch < 1:
@@ -127,6 +135,7 @@ def analyze(graph: nx.DiGraph, batch: int = 1) -> Stats:
         "training_bytes": {dtype: batch * (size * saved + extra) for dtype, size in DTYPE_BYTES.items()},
     }
     paths = path_summary(graph, topology)
+    outermost = lru_cache(maxsize=64)(partial(outer_block, graph.graph["blocks"]))  # a block's nodes are consecutive
     return Stats(
         name=graph.graph["name"], input_shape=graph.graph["input_shape"],
         output_shape=graph.nodes[graph.graph["output"]]["shape"], batch=batch,
@@ -136,6 +145,6 @@ def analyze(graph: nx.DiGraph, batch: int = 1) -> Stats:
         receptive_field=receptive_field(graph, topology), residual_units=len(graph.graph["residuals"]),
         paths=paths.paths, shortest_path=paths.shortest, longest_path=paths.longest,
         stages=_rows(topology, lambda n, d: d["stage"] or "(network)", batch),
-        blocks=_rows(topology, lambda n, d: d["block"] or n, batch),
-        layers=_rows(topology, lambda n, d: n, batch),
+        blocks=_rows(topology, lambda n, d: outermost(d["block"]) or n, batch),
+        layers=_layer_rows(topology, batch),
     )
