@@ -133,3 +133,17 @@ def test_expansion_and_nesting_limits() -> None:
 def test_spec_is_data_not_code() -> None:
     with pytest.raises(resdsl.ResdslError):
         resdsl.load('network n { input 3x8x8 conv(__import__("os").getpid()) }')
+
+
+def test_parser_cache_lives_where_only_this_user_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lark's cache is a pickle: never in the shared temp folder, never in a folder others can write."""
+    from resdsl.frontend import parser
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cache = Path(parser._parser_cache())
+    assert cache.parent == tmp_path / "resdsl" and cache.parent.stat().st_mode & 0o777 == 0o700
+    (tmp_path / "resdsl").chmod(0o777)
+    assert parser._parser_cache() is False
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
+    (tmp_path / "file").write_text("")
+    assert parser._parser_cache() is False  # cannot make the folder: parse without a cache
