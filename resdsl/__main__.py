@@ -1,5 +1,3 @@
-import sys
+from resdsl.cli import run
 
-from resdsl.cli import main
-
-sys.exit(main())
+run()

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
 from resdsl.errors import ResdslError, format_diagnostic
 from resdsl.lower.lower import MAX_NODES
@@ -249,5 +250,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def run() -> NoReturn:
+    """The ``resdsl`` console script: :func:`main` as a process that does one command and exits.
+
+    A networkx graph is a reference cycle (through the views it caches), so only the cyclic garbage
+    collector frees one, and it walks every live object while doing so: at interpreter exit, 3.5 s
+    for a 700,000-node network. A one-shot process needs none of that: the collector stays off, and
+    what is left at the end is frozen out of the final collection; the operating system reclaims it.
+    """
+    gc.disable()
+    try:
+        code = main()
+    finally:
+        gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 from pathlib import Path
 
 import networkx as nx
@@ -12,6 +13,7 @@ import resdsl
 from resdsl.errors import Span
 from resdsl.ir import ops
 from resdsl.ir.graph import IRError, Topology, inputs, lint
+from resdsl.passes.paths import _sum_of_counts
 
 from conftest import EXAMPLES
 
@@ -130,3 +132,16 @@ def test_path_figures_match_networkx(path: Path) -> None:
         assert stats.paths == sum(1 for _ in nx.all_simple_paths(graph, source, sink))
     else:  # too many to enumerate: at least the count must exceed what was enumerated
         assert sum(1 for _ in itertools.islice(nx.all_simple_paths(graph, source, sink), 70_001)) == 70_001
+
+
+def test_path_counts_kept_as_odd_times_power_of_two_add_up() -> None:
+    rng = random.Random(0)
+    for _ in range(500):
+        values = [rng.randrange(1, 1 << rng.randrange(1, 90)) << rng.randrange(0, 70)
+                  for _ in range(rng.randrange(2, 6))]
+        halves = []
+        for value in values:
+            zeros = (value & -value).bit_length() - 1
+            halves.append((value >> zeros, zeros))
+        odd, exponent = _sum_of_counts(halves)
+        assert odd % 2 == 1 and odd << exponent == sum(values)

@@ -27,33 +27,47 @@ class PathSummary:
 
 
 def path_summary(graph: nx.DiGraph, topology: Topology | None = None) -> PathSummary:
-    """Paths counted exactly. With n residual units there are up to 2**n, so a node's count is dropped
-    once its last user has read it: keeping them all would hold O(n²) bits."""
+    """Paths counted exactly, in time linear in the depth of a residual chain.
+
+    With n residual units there are up to 2**n paths: added as plain integers, n units would cost
+    O(n²) digit operations. A count is kept as ``(odd, exponent)``, meaning ``odd * 2**exponent``,
+    so the doubling at each residual unit is a constant-time step; and a count is dropped once its
+    last user has read it.
+    """
     topology = topology or Topology.of(graph)
     weights = [int(data["op"].weighted) for data in topology.attributes]
     unread = topology.uses()
-    count = [0] * len(weights)
+    count: list[tuple[int, int] | None] = [None] * len(weights)
     shortest = [0] * len(weights)
     longest = [0] * len(weights)
     for node, producers in enumerate(topology.inputs):
         weight = weights[node]
         if not producers:
-            count[node], shortest[node], longest[node] = 1, weight, weight
+            count[node], shortest[node], longest[node] = (1, 0), weight, weight
             continue
-        if len(producers) == 1:  # most nodes: share the producer's count (a big int) rather than copy it
+        if len(producers) == 1:  # most nodes: share the producer's count
             (producer,) = producers
             count[node], shortest[node], longest[node] = count[producer], shortest[producer] + weight, \
                 longest[producer] + weight
         else:
-            count[node] = sum(count[p] for p in producers)
+            count[node] = _sum_of_counts([count[p] for p in producers])
             shortest[node] = min(shortest[p] for p in producers) + weight
             longest[node] = max(longest[p] for p in producers) + weight
         for producer in producers:
             unread[producer] -= 1
             if not unread[producer]:
-                count[producer] = 0
+                count[producer] = None
     output = topology.names.index(graph.graph["output"])
-    return PathSummary(count[output], shortest[output], longest[output], sum(weights))
+    odd, exponent = count[output]
+    return PathSummary(odd << exponent, shortest[output], longest[output], sum(weights))
+
+
+def _sum_of_counts(counts: list[tuple[int, int]]) -> tuple[int, int]:
+    """The sum of ``odd * 2**exponent`` counts, in the same form."""
+    low = min(exponent for _, exponent in counts)
+    total = sum(odd << (exponent - low) for odd, exponent in counts)
+    zeros = (total & -total).bit_length() - 1  # trailing zero bits
+    return total >> zeros, low + zeros
 
 
 def receptive_field(graph: nx.DiGraph, topology: Topology | None = None) -> int:
