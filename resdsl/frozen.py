@@ -123,7 +123,8 @@ def _frozen(cls: T, order: bool) -> T:
     cls.__doc__ = doc
     fields = dataclasses.fields(cls)
     namespace: dict[str, Any] = {"_set": object.__setattr__, "_MISSING": _MISSING}
-    exec(_init_source(fields, namespace, cls.__dictoffset__ != 0), namespace)  # noqa: S102 — generated from field names, as dataclasses does
+    has_dict = cls.__dictoffset__ != 0  # instances have a __dict__: no __slots__
+    exec(_init_source(fields, namespace, has_dict), namespace)  # noqa: S102 — generated from field names, as dataclasses does
     init = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     methods = dict(__init__=init, __repr__=_repr, __eq__=_eq, __hash__=_hash,

@@ -76,13 +76,13 @@ def _parser_cache() -> str | bool:
     this user can write, since the cache is a pickle. Lark's own default, a predictable name in the
     shared temp folder, would run whatever pickle another local user left there. No cache where no
     such folder can be had."""
-    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "resdsl"
     try:
+        folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "resdsl"
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        mode = folder.stat()
+        status = folder.stat()
     except (OSError, RuntimeError):  # RuntimeError: no home directory
         return False
-    if hasattr(os, "getuid") and (mode.st_uid != os.getuid() or mode.st_mode & 0o022):
+    if hasattr(os, "getuid") and (status.st_uid != os.getuid() or status.st_mode & 0o022):
         return False
     return str(folder / f"parser-lark{lark.__version__}-py{sys.version_info[0]}{sys.version_info[1]}.pickle")
 

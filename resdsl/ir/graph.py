@@ -4,9 +4,10 @@ An IR graph is a plain ``networkx.DiGraph``. Node keys are module paths (``layer
 attributes are ``op`` and ``span`` (lowering), ``stage`` and ``block`` (lowering), ``shape``
 (:mod:`resdsl.passes.shapes`), ``params``/``buffers``/``macs`` (:mod:`resdsl.passes.counting`).
 Edges are uses, with ``port`` (input position) and ``kind`` (``main``, ``skip``, ``projection``).
-Nodes are stored in a topological order (producers before users), so passes iterate ``graph``
-directly. Graph attributes: ``name``, ``input_shape``, ``output``, ``path``, ``parameters``, ``residuals`` (one
-entry per residual unit), ``blocks`` (block instance → the call that made it, ``bottleneck(256, stride: 2)``).
+Nodes are stored in a topological order (producers before users), so the input comes first and the
+output last; passes sweep the graph through a :class:`Topology`, read once per analysis. Graph
+attributes: ``name``, ``input_shape``, ``output``, ``path``, ``parameters``, ``residuals`` (one entry per
+residual unit), ``blocks`` (block instance → the call that made it, ``bottleneck(256, stride: 2)``).
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ class Topology:
     (bench/RESULTS.md, scaling).
 
     >>> topology = Topology.of(resdsl.load("examples/resnet18.res").graph)  # doctest: +SKIP
-    >>> topology.names[topology.inputs[-1][0]]                               # doctest: +SKIP
-    'avgpool'
+    >>> topology.names[-1], topology.inputs[-1], topology.names[68]         # doctest: +SKIP
+    ('fc', (68,), 'flatten1')
     """
 
     names: tuple[str, ...]
@@ -68,7 +69,7 @@ class Topology:
             if port == len(taken):  # lowering adds edges port by port
                 producers[user] = (*taken, position[source])
             else:
-                slots = [*taken, *[-1] * (port + 1 - len(taken))]
+                slots = list(taken) + [-1] * (port + 1 - len(taken))  # -1: a port not seen yet
                 slots[port] = position[source]
                 producers[user] = tuple(slots)
         return cls(tuple(position), tuple(data for _, data in graph.nodes(data=True)), tuple(producers))
