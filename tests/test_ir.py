@@ -104,6 +104,7 @@ def test_topology_is_the_graph_by_position(path: Path) -> None:
             zip(topology.names, topology.inputs)} == {node: tuple(inputs(graph, node)) for node in graph}
     assert all(data is graph.nodes[node] for node, data in zip(topology.names, topology.attributes))
     assert topology.uses() == [graph.out_degree(node) for node in graph]
+    assert topology.names[topology.output] == graph.graph["output"]
 
 
 def test_topology_orders_inputs_by_port_not_by_edge_order() -> None:

@@ -59,6 +59,7 @@ class Topology:
     names: tuple[str, ...]
     attributes: tuple[dict[str, Any], ...]  # networkx's own attribute dicts: a pass's writes land on the graph
     inputs: tuple[tuple[int, ...], ...]  # the positions of each node's producers, in port order
+    output: int  # the position of the graph's output
 
     @classmethod
     def of(cls, graph: nx.DiGraph) -> Topology:
@@ -72,7 +73,8 @@ class Topology:
                 slots = list(taken) + [-1] * (port + 1 - len(taken))  # -1: a port not seen yet
                 slots[port] = position[source]
                 producers[user] = tuple(slots)
-        return cls(tuple(position), tuple(data for _, data in graph.nodes(data=True)), tuple(producers))
+        return cls(tuple(position), tuple(data for _, data in graph.nodes(data=True)), tuple(producers),
+                   position[graph.graph["output"]])
 
     def uses(self) -> list[int]:
         """How many nodes read each node's output (its out-degree)."""

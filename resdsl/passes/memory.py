@@ -28,7 +28,7 @@ def inference_peak(graph: nx.DiGraph, topology: Topology | None = None) -> int:
     topology = topology or Topology.of(graph)
     remaining = topology.uses()  # uses not yet run
     size = [0 if data["op"].kind in _VIEWS else prod(data["shape"]) for data in topology.attributes]
-    output = topology.names.index(graph.graph["output"])
+    output = topology.output
     live = peak = 0
     for node, producers in enumerate(topology.inputs):
         live += size[node]

@@ -57,7 +57,7 @@ def path_summary(graph: nx.DiGraph, topology: Topology | None = None) -> PathSum
             unread[producer] -= 1
             if not unread[producer]:
                 count[producer] = None
-    output = topology.names.index(graph.graph["output"])
+    output = topology.output
     odd, exponent = count[output]
     return PathSummary(odd << exponent, shortest[output], longest[output], sum(weights))
 
