@@ -16,7 +16,8 @@ def compile(source, *, zero_init_residual: bool = False, input_shape=None, **ove
 
 
 def load_weights(model, path, ignore=()):
-    """Load a ``.pth`` (weights_only) or ``.safetensors`` checkpoint strictly; see
+    """Load a ``.pth`` (weights_only) or ``.safetensors`` checkpoint strictly, skipping keys that match
+    ``ignore`` (a glob or a list of globs); see
     :func:`resdsl.backends.torch_tools.load_weights`."""
     from resdsl.backends.torch_tools import load_weights as load
 

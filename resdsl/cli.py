@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
-from resdsl.errors import ResdslError, format_diagnostic
-from resdsl.lower.lower import MAX_NODES
+from resdsl.errors import ResdslError, UsageError, format_report, printable
+from resdsl.limits import MAX_NODES, NUMBER_LIMIT
 
 CONVENTIONS = """\
 conventions:
@@ -24,18 +25,21 @@ conventions:
 """
 
 
-class UsageError(Exception):
-    """Bad command-line use: exit code 2."""
-
-
 def _shape(text: str) -> tuple[int, ...]:
-    try:
-        dims = tuple(int(d) for d in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a shape like 3x224x224") from None
-    if not dims or any(d < 1 for d in dims):
+    """``--input``: CxHxW (or C, or CxL), sizes from 1 to 2**48."""
+    parts = text.lower().split("x")
+    if not 1 <= len(parts) <= 3 or not all(p.isdigit() and len(p) <= 15 for p in parts):
         raise argparse.ArgumentTypeError(f"'{text}' is not a shape like 3x224x224")
+    dims = tuple(int(p) for p in parts)
+    if any(not 1 <= d <= NUMBER_LIMIT for d in dims):
+        raise argparse.ArgumentTypeError(f"'{text}': sizes go from 1 to 2**48")
     return dims
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or len(text) > 15 or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a positive whole number")
+    return int(text)
 
 
 def _setting(text: str) -> tuple[str, Any]:
@@ -56,7 +60,7 @@ def _setting(text: str) -> tuple[str, Any]:
 def _spec_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="overrides", metavar="KEY=VALUE", type=_setting, action="append", default=[],
                         help="override a network parameter (repeatable), e.g. --set classes=10")
-    parser.add_argument("--max-nodes", type=int, default=MAX_NODES, metavar="N",
+    parser.add_argument("--max-nodes", type=_positive, default=MAX_NODES, metavar="N",
                         help=f"refuse specs that expand past N nodes (default {MAX_NODES:,})")
 
 
@@ -73,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog=CONVENTIONS, formatter_class=argparse.RawDescriptionHelpFormatter)
     stats.add_argument("spec", metavar="SPEC")
     stats.add_argument("--input", type=_shape, metavar="CxHxW", help="input shape (default: the spec's)")
-    stats.add_argument("--batch", type=int, default=1, metavar="N", help="batch size (default 1)")
+    stats.add_argument("--batch", type=_positive, default=1, metavar="N", help="batch size (default 1)")
     stats.add_argument("--by", choices=("stage", "block", "layer"), default="stage", help="rows (default stage)")
     stats.add_argument("--json", action="store_true", help="one JSON object instead of a table")
     stats.add_argument("--exact", action="store_true", help="full integers instead of 25.56M")
@@ -83,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                                   epilog=CONVENTIONS, formatter_class=argparse.RawDescriptionHelpFormatter)
     compare.add_argument("specs", nargs="+", metavar="SPEC")
     compare.add_argument("--input", type=_shape, metavar="CxHxW")
-    compare.add_argument("--batch", type=int, default=1, metavar="N")
+    compare.add_argument("--batch", type=_positive, default=1, metavar="N")
     compare.add_argument("--exact", action="store_true")
     compare.add_argument("--json", action="store_true")
     _spec_options(compare)
@@ -114,20 +118,27 @@ def build_parser() -> argparse.ArgumentParser:
 def _load(path: str, args: argparse.Namespace, check_only: bool = False):
     from resdsl.network import check, load
 
-    if not Path(path).is_file():
-        raise UsageError(f"no such file: {path}")
-    return (check if check_only else load)(Path(path), max_nodes=args.max_nodes, **dict(args.overrides))
+    spec = Path(path)
+    if spec.is_dir():
+        raise UsageError(f"{path} is a folder, not a spec", hint=f"name a .res file, e.g. {spec / 'net.res'}")
+    if not spec.is_file():
+        raise UsageError(f"no such file: {path}" if not spec.exists() else f"{path} is not a regular file")
+    return (check if check_only else load)(spec, max_nodes=args.max_nodes, **dict(args.overrides))
 
 
 def _check(args: argparse.Namespace) -> int:
-    failed = 0
+    """Every file is checked, whatever happens to the others; the exit code is the worst outcome."""
     for path in args.specs:
         try:
             network = _load(path, args, check_only=True)
+        except UsageError as error:
+            args.outcome = max(args.outcome, 2)
+            _usage(args, error)
+            continue
         except ResdslError as error:
             if args.debug:
                 raise
-            failed += 1
+            args.outcome = max(args.outcome, 1)
             _report(error)
             continue
         if isinstance(network, tuple):
@@ -136,8 +147,8 @@ def _check(args: argparse.Namespace) -> int:
             continue
         shape = "x".join(map(str, network.input_shape))
         out = "x".join(map(str, network.output_shape))
-        print(f"{path}: {network.name} ok: {shape} → {out}, {len(network.graph)} nodes")
-    return 1 if failed else 0
+        print(f"{printable(path)}: {network.name} ok: {shape} → {out}, {len(network.graph)} nodes")
+    return args.outcome
 
 
 def _json(value: object) -> str:
@@ -158,8 +169,6 @@ def _json(value: object) -> str:
 def _stats(args: argparse.Namespace) -> int:
     from resdsl.backends.table import stats_table
 
-    if args.batch < 1:
-        raise UsageError("--batch must be at least 1")
     stats = _load(args.spec, args).stats(args.input, args.batch)
     print(_json(stats.to_dict()) if args.json else stats_table(stats, args.by, args.exact))
     return 0
@@ -179,36 +188,37 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from resdsl.backends.graphviz import FORMATS, render_file
+    from resdsl.backends.graphviz import FORMATS, render
+    from resdsl.output import check_writable, write_file
 
     output = Path(args.output)
     fmt = args.format or output.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
         raise UsageError(f"-o {output}: cannot tell the format; use .svg, .png, .pdf or .dot (or --format)")
-    if not output.parent.is_dir():
-        raise UsageError(f"-o {output}: no folder {output.parent}")
+    check_writable(output)
     network = _load(args.spec, args).with_input(args.input)
-    render_file(network.graph, output, fmt, collapse=args.collapse, direction=args.direction,
-                shapes=not args.no_shapes)
-    print(f"wrote {output}")
+    data = render(network.graph, fmt, collapse=args.collapse, direction=args.direction, shapes=not args.no_shapes)
+    write_file(output, data)
+    print(f"wrote {printable(str(output))}")
     return 0
 
 
 def _compile(args: argparse.Namespace) -> int:
-    network = _load(args.spec, args)
     if args.output:
+        from resdsl.output import check_writable, write_file
+
         output = Path(args.output)
         if output.suffix != ".py":
             raise UsageError(f"-o {output}: write Python source to a .py file")
-        if not output.parent.is_dir():
-            raise UsageError(f"-o {output}: no folder {output.parent}")
-        partial = output.with_name(f".{output.name}.partial")
-        partial.write_text(network.to_source(), encoding="utf-8")
-        partial.replace(output)  # all or nothing
+        check_writable(output)
+        network = _load(args.spec, args)
+        write_file(output, network.to_source().encode("utf-8"))
         from resdsl.backends.torch_source import class_name
 
-        print(f"wrote {output}: class {class_name(network.name)}, {network.stats().params:,} parameters")
+        print(f"wrote {printable(str(output))}: class {class_name(network.name)}, "
+              f"{network.stats().params:,} parameters")
         return 0
+    network = _load(args.spec, args)
     import torch
 
     from resdsl.backends.torch_tools import summary
@@ -221,33 +231,61 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _report(error: ResdslError) -> None:
-    errors = error.errors
-    for each in errors:
-        print(format_diagnostic(each, error.sources), file=sys.stderr)
-    if len(errors) > 1:
-        print(f"{len(errors)} errors", file=sys.stderr)
+    print(format_report(error), file=sys.stderr)
+
+
+def _usage(args: argparse.Namespace, error: UsageError) -> None:
+    if args.debug:
+        raise error
+    print(printable(f"resdsl {args.command}: error: {error.message}"), file=sys.stderr)
+    if error.hint:
+        print(printable(f"hint: {error.hint}"), file=sys.stderr)
 
 
 COMMANDS = {"check": _check, "stats": _stats, "compare": _compare, "render": _render, "compile": _compile}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns its exit code. The exit code tells what the command found even when
+    its output cannot be delivered (a reader that closed the pipe early, as ``| head -1`` does)."""
+    _tolerate_encodings()
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.outcome = 0  # the exit code so far: commands raise it before they print a failure
     try:
-        return COMMANDS[args.command](args)
-    except ResdslError as error:
-        if args.debug:
-            raise
-        _report(error)
-        return 1
-    except UsageError as error:
-        if args.debug:
-            raise
-        print(f"resdsl {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        try:
+            args.outcome = max(args.outcome, COMMANDS[args.command](args))
+        except UsageError as error:
+            args.outcome = 2
+            _usage(args, error)
+        except ResdslError as error:
+            args.outcome = max(args.outcome, 1)
+            if args.debug:
+                raise
+            _report(error)
+        sys.stdout.flush()
     except BrokenPipeError:
-        return 0
+        _discard_output()
+    return args.outcome
+
+
+def _tolerate_encodings() -> None:
+    """Print what the terminal's encoding can show (``?`` for the rest: ``→``, ``×`` under
+    ``PYTHONIOENCODING=ascii``) rather than die with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
+
+
+def _discard_output() -> None:
+    """After a closed pipe, send what is still buffered nowhere, so that exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for stream in (sys.stdout, sys.stderr):
+            os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError, AttributeError):  # no file descriptors (captured streams)
+        pass
 
 
 def run() -> NoReturn:

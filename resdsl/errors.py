@@ -12,10 +12,10 @@ turns it into text::
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterable, Sequence
 
 from resdsl.frozen import frozen
+from resdsl.limits import MAX_ECHO_WIDTH, MAX_ERRORS_SHOWN
 
 
 @frozen(order=True)
@@ -63,6 +63,19 @@ class ResdslError(Exception):
         return first
 
 
+class LimitError(ResdslError):
+    """A spec past one of resdsl's limits (:mod:`resdsl.limits`): fatal, reported at once."""
+
+
+class TooManyErrors(LimitError):
+    """Lowering stopped collecting faults (:data:`~resdsl.limits.MAX_ERRORS`)."""
+
+
+class UsageError(ResdslError):
+    """A fault in how resdsl was called rather than in a spec: a flag's value, an override, a path to
+    read or write. The command line exits with 2 for these, 1 for faults in a spec."""
+
+
 def did_you_mean(name: str, candidates: Iterable[str], aliases: dict[str, str] | None = None) -> str | None:
     """A hint naming the closest candidate, or None when nothing is close."""
     if aliases and name in aliases:
@@ -73,26 +86,79 @@ def did_you_mean(name: str, candidates: Iterable[str], aliases: dict[str, str] |
     return f"did you mean '{matches[0]}'?" if matches else None
 
 
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: control and format characters (escape sequences,
+    bidirectional overrides) become ``?``, one character for one, so carets stay aligned."""
+    if text.isprintable():
+        return text
+    import unicodedata  # only on the error path
+
+    return "".join(c if c == " " or unicodedata.category(c)[0] not in "CZ" else "?" for c in text)
+
+
+def _excerpt(line: str, start: int, end: int) -> tuple[str, int, int]:
+    """The line cut to a window of at most :data:`MAX_ECHO_WIDTH` characters around columns
+    ``start..end`` (0-based, end exclusive), with ``…`` where it was cut; the columns in the window."""
+    if len(line) <= MAX_ECHO_WIDTH:
+        return line, start, end
+    first = max(0, min(start - MAX_ECHO_WIDTH // 4, len(line) - MAX_ECHO_WIDTH))
+    window = line[first:first + MAX_ECHO_WIDTH]
+    prefix = "…" if first else ""
+    suffix = "…" if first + MAX_ECHO_WIDTH < len(line) else ""
+    start, end = start - first + len(prefix), min(end - first, MAX_ECHO_WIDTH) + len(prefix)
+    return prefix + window + suffix, start, max(end, start + 1)
+
+
 def format_diagnostic(error: ResdslError, sources: dict[str, str] | None = None) -> str:
-    """``path:line:col: error: message``, the source line, a caret underline, then the hint."""
+    """``path:line:col: error: message``, the source line, a caret underline, then the hint.
+
+    Everything printed is made :func:`printable`, and a long line is cut to a window around the
+    fault, so a diagnostic is never much larger than its message.
+    """
     span = error.span
     if span is None:
         lines = [f"error: {error.message}"]
     else:
         lines = [f"{span}: error: {error.message}"]
-        text = (sources or {}).get(span.path)
-        if text is None:
-            try:
-                text = Path(span.path).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                text = None
-        source_lines = text.splitlines() if text is not None else []
-        if 0 < span.line <= len(source_lines):
-            line = source_lines[span.line - 1].expandtabs(1)
+        line = _source_line(span.path, span.line, sources)
+        if line is not None:
+            line = line.expandtabs(1)
             end = span.end_column if span.end_line == span.line else len(line) + 1
-            width = max(1, end - span.column)
+            line, start, end = _excerpt(line, span.column - 1, max(end - 1, span.column))
             lines.append(f"    {line}")
-            lines.append("    " + " " * (span.column - 1) + "^" * width)
+            lines.append("    " + " " * start + "^" * (end - start))
     if error.hint:
         lines.append(f"hint: {error.hint}")
-    return "\n".join(lines)
+    return "\n".join(printable(text) for text in lines)
+
+
+def format_report(error: ResdslError) -> str:
+    """Every diagnostic of ``error`` (at most :data:`MAX_ERRORS_SHOWN` with a place in a file, then
+    the general ones), then how many there were."""
+    located = [each for each in error.errors if each.span is not None]
+    general = [each for each in error.errors if each.span is None]
+    shown = [format_diagnostic(each, error.sources) for each in located[:MAX_ERRORS_SHOWN]]
+    if len(located) > MAX_ERRORS_SHOWN:
+        shown.append(f"... and {len(located) - MAX_ERRORS_SHOWN} more")
+    shown += [format_diagnostic(each, error.sources) for each in general]
+    count = sum(not isinstance(each, TooManyErrors) for each in error.errors)
+    if count > 1:
+        shown.append(f"{count} errors")
+    return "\n".join(shown)
+
+
+_LINES: dict[str, tuple[str, list[str]]] = {}  # path → (text, its lines), for the files diagnostics quote
+
+
+def _source_line(path: str, number: int, sources: dict[str, str] | None) -> str | None:
+    """Line ``number`` (1-based) of a file whose text is in ``sources``, split once; None when unknown.
+
+    Only text resdsl read as a spec is quoted: a diagnostic never reads a file of its own accord."""
+    text = (sources or {}).get(path)
+    if text is None:
+        return None
+    cached = _LINES.get(path)
+    if cached is None or cached[0] is not text:
+        cached = _LINES[path] = (text, text.splitlines())
+    lines = cached[1]
+    return lines[number - 1] if 0 < number <= len(lines) else None

@@ -14,7 +14,8 @@ from resdsl.frontend import ast
 from resdsl.frontend.loader import Loader
 from resdsl.ir.graph import lint
 from resdsl.ir.ops import Shape
-from resdsl.lower.lower import MAX_NODES, unresolved_calls
+from resdsl.limits import MAX_NODES
+from resdsl.lower.lower import unresolved_calls
 from resdsl.lower.network import lower_network
 from resdsl.lower.scope import Namespace
 from resdsl.passes.shapes import infer_shapes

@@ -37,7 +37,7 @@ def test_set_overrides_and_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert "→ 10," in capsys.readouterr().out
     assert main(["stats", "examples/resnet18.res", "--input", "3x64x64", "--json"]) == 0
     assert '"output_shape": [\n    1000\n  ]' in capsys.readouterr().out
-    assert main(["check", "examples/resnet18.res", "--set", "clases=10"]) == 1
+    assert main(["check", "examples/resnet18.res", "--set", "clases=10"]) == 2  # a usage error
     assert "did you mean 'classes'?" in capsys.readouterr().err
 
 

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import networkx as nx
 
-from resdsl.errors import ResdslError
+from resdsl.errors import ResdslError, UsageError
 from resdsl.ir import ops
 from resdsl.ir.graph import outer_block
+from resdsl.limits import MAX_DRAWN_NODES
+from resdsl.output import write_file
 
 COLLAPSE = ("none", "blocks", "stages")
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -98,12 +100,14 @@ def _units(graph: nx.DiGraph, collapse: str) -> tuple[list[Unit], dict[str, str]
     nodes = graph.nodes
     units: dict[str, Unit] = {}
     owner: dict[str, str] = {}
+    units_in_stage: dict[str | None, int] = {}
+    for residual in graph.graph["residuals"] if collapse == "stages" else ():
+        units_in_stage[residual["stage"]] = units_in_stage.get(residual["stage"], 0) + 1
     for node in graph:
         data = nodes[node]
         if collapse == "stages" and data["stage"]:
             key = data["stage"]
-            units_in_stage = sum(1 for r in graph.graph["residuals"] if r["stage"] == key)
-            label = f"{key}\n{units_in_stage} residual units" if units_in_stage else key
+            label = f"{key}\n{units_in_stage[key]} residual units" if key in units_in_stage else key
             style = STYLES["block"]
         elif collapse == "blocks" and data["block"]:
             key = outer_block(graph.graph["blocks"], data["block"])
@@ -155,13 +159,32 @@ def default_collapse(graph: nx.DiGraph) -> str:
     return "none" if len(graph) <= EXPANDED_LIMIT else "blocks"
 
 
-def to_dot(graph: nx.DiGraph, collapse: str | None = None, direction: str = "TB", shapes: bool = True) -> str:
+def _drawable_units(graph: nx.DiGraph, collapse: str | None,
+                    max_nodes: int | None) -> tuple[str, list[Unit], dict[str, str]]:
+    """The collapse level and units to draw. Without an explicit ``collapse``: the default level,
+    folded further (blocks, then stages) until at most ``max_nodes`` remain. Past that, a clear error
+    rather than a layout that takes minutes or runs Graphviz out of memory."""
+    if collapse:
+        levels: tuple[str, ...] = (collapse,)
+    else:
+        levels = COLLAPSE[COLLAPSE.index(default_collapse(graph)):]
+    for level in levels if max_nodes is not None else levels[:1]:
+        units, owner = _units(graph, level)
+        if max_nodes is None or len(units) <= max_nodes:
+            return level, units, owner
+    raise UsageError(f"the diagram would have {len(units):,} nodes; Graphviz lays out at most {max_nodes:,} "
+                     f"in reasonable time",
+                     hint="--collapse blocks or --collapse stages draws fewer" if level != "stages"
+                     else "group the spec's layers into stages, or write -o net.dot (no limit)")
+
+
+def to_dot(graph: nx.DiGraph, collapse: str | None = None, direction: str = "TB", shapes: bool = True,
+           max_nodes: int | None = None) -> str:
     """The diagram as DOT source. Deterministic: the same graph gives the same text."""
-    collapse = collapse or default_collapse(graph)
-    if collapse not in COLLAPSE:
+    if collapse is not None and collapse not in COLLAPSE:
         raise ValueError(f"collapse must be one of {COLLAPSE}")
     nodes = graph.nodes
-    units, owner = _units(graph, collapse)
+    collapse, units, owner = _drawable_units(graph, collapse, max_nodes)
     position = {unit.key: index for index, unit in enumerate(units)}
     ids = {key: f"n{index}" for key, index in position.items()}
     by_key = {unit.key: unit for unit in units}
@@ -213,12 +236,13 @@ def to_dot(graph: nx.DiGraph, collapse: str | None = None, direction: str = "TB"
 
 
 def render(graph: nx.DiGraph, fmt: str, **options) -> bytes:
-    """The diagram as ``svg``, ``png``, ``pdf`` or ``dot`` bytes; raises ResdslError without ``dot``."""
-    source = to_dot(graph, **options)
+    """The diagram as ``svg``, ``png``, ``pdf`` or ``dot`` bytes; raises ResdslError without ``dot``.
+    Layouts are bounded: at most :data:`~resdsl.limits.MAX_DRAWN_NODES` nodes (``dot`` text has no bound)."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown diagram format '{fmt}'", hint=f"use one of: {', '.join(FORMATS)}")
+    source = to_dot(graph, **options, max_nodes=None if fmt == "dot" else MAX_DRAWN_NODES)
     if fmt == "dot":
         return source.encode()
-    if fmt not in FORMATS:
-        raise ResdslError(f"unknown diagram format '{fmt}'", hint=f"use one of: {', '.join(FORMATS)}")
     import graphviz
 
     try:
@@ -235,9 +259,4 @@ def render(graph: nx.DiGraph, fmt: str, **options) -> bytes:
 def render_file(graph: nx.DiGraph, path: str | Path, fmt: str | None = None, **options) -> Path:
     """Write the diagram; the format comes from ``fmt`` or the extension. All or nothing."""
     path = Path(path)
-    fmt = fmt or path.suffix.lstrip(".").lower()
-    data = render(graph, fmt, **options)  # before touching the file: an error leaves nothing behind
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(data)
-    partial.replace(path)
-    return path
+    return write_file(path, render(graph, fmt or path.suffix.lstrip(".").lower(), **options))

@@ -101,7 +101,9 @@ def build_module(graph: nx.DiGraph, zero_init_residual: bool = False) -> torch.f
             if op.kind == "activation" and op.function == "relu" and inplace_relu(graph, node):
                 module.inplace = True
             _install(root, node, module)
-            value = fx_graph.call_module(node, tuple(args))
+            # Named after the module path, as fx would, but never 'self': forward's first argument.
+            value = fx_graph.create_node("call_module", node, tuple(args), name=f"{node.replace('.', '_')}_"
+                                         if node == "self" else None)
         else:
             function, call_args = functions[op.kind](op, shapes, args)
             if op.kind in ("add", "mul"):  # of n values: left to right, a + b + c

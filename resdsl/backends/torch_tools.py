@@ -15,52 +15,79 @@ if TYPE_CHECKING:
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Tensors from a ``.safetensors`` file, or a ``.pth``/``.pt`` file read with ``weights_only=True``
-    (a checkpoint never runs code); a ``{"state_dict": ...}`` or ``{"model": ...}`` wrapper is unwrapped."""
+    (a checkpoint never runs code); a ``{"state_dict": ...}`` or ``{"model": ...}`` wrapper is unwrapped.
+    Anything else (a truncated or foreign file, keys that are not strings, values that are not
+    tensors) is a clear :class:`~resdsl.errors.ResdslError`."""
     import torch
 
     path = Path(path)
     if not path.is_file():
         raise ResdslError(f"no such weights file: {path}")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any unreadable file gets the same clear message
-        raise ResdslError(f"cannot read weights from {path}: {error}".splitlines()[0],
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise ResdslError(f"cannot read weights from {path}: {reason}",
                           hint="weights are read with torch.load(weights_only=True) or safetensors") from None
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
     if not isinstance(state, dict):
         raise ResdslError(f"{path} holds a {type(state).__name__}, not a state_dict")
+    wrong = [f"{key!r}: {type(value).__name__}" for key, value in state.items()
+             if not isinstance(key, str) or not isinstance(value, torch.Tensor)]
+    if wrong:
+        raise ResdslError(f"{path} is not a state_dict of named tensors ({len(wrong)} entries are not): "
+                          f"{', '.join(wrong[:4])}{' …' if len(wrong) > 4 else ''}"[:500])
     return state
 
 
-def load_weights(model: torch.nn.Module, path: str | Path, ignore: Iterable[str] = ()) -> torch.nn.Module:
-    """Load a checkpoint strictly; keys matching an ``ignore`` glob (``"fc.*"``) are skipped on both
-    sides, as when the head is replaced. A mismatch lists the missing, unexpected and misshapen keys.
+def load_weights(model: torch.nn.Module, path: str | Path, ignore: str | Iterable[str] = ()) -> torch.nn.Module:
+    """Load a checkpoint strictly; keys matching an ``ignore`` glob (``"fc.*"``, or a list of them) are
+    skipped on both sides, as when the head is replaced. A mismatch lists the missing, unexpected and
+    misshapen keys, and tensors whose kind of dtype differs (an int8 or bool tensor is never cast
+    into float weights); loading nothing at all is an error too.
 
     >>> model = resdsl.compile("examples/resnet18.res", classes=10)       # doctest: +SKIP
     >>> resdsl.load_weights(model, "resnet18-f37072fd.pth", ignore=["fc.*"])  # doctest: +SKIP
     """
-    patterns = list(ignore)
+    patterns = [ignore] if isinstance(ignore, str) else list(ignore)
     kept = lambda key: not any(fnmatch.fnmatchcase(key, p) for p in patterns)  # noqa: E731
     state = {k: v for k, v in read_state_dict(path).items() if kept(k)}
     expected = {k: v for k, v in model.state_dict().items() if kept(k)}
+    if not state or not expected:
+        raise ResdslError(f"nothing to load from {path}: "
+                          + ("every key is ignored" if patterns else "it holds no tensors"),
+                          hint=f"ignore={patterns!r} skips keys matching these globs" if patterns else None)
     missing = sorted(expected.keys() - state.keys())
     unexpected = sorted(state.keys() - expected.keys())
+    common = expected.keys() & state.keys()
     misshapen = sorted(f"{k}: checkpoint {tuple(state[k].shape)}, model {tuple(expected[k].shape)}"
-                       for k in expected.keys() & state.keys() if state[k].shape != expected[k].shape)
-    if missing or unexpected or misshapen:
+                       for k in common if state[k].shape != expected[k].shape)
+    mistyped = sorted(f"{k}: checkpoint {state[k].dtype}, model {expected[k].dtype}"
+                      for k in common if _dtype_kind(state[k]) != _dtype_kind(expected[k]))
+    if missing or unexpected or misshapen or mistyped:
         parts = [f"{title} ({len(keys)}): {', '.join(keys[:8])}{' …' if len(keys) > 8 else ''}"
-                 for title, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", misshapen))
-                 if keys]
+                 for title, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", misshapen),
+                                     ("wrong dtype", mistyped)) if keys]
         raise ResdslError(f"{path} does not fit the model: " + "; ".join(parts),
                           hint="replaced a head? skip its keys: load_weights(model, path, ignore=['fc.*'])")
     model.load_state_dict(state, strict=not patterns)
     return model
+
+
+def _dtype_kind(tensor: torch.Tensor) -> str:
+    """Floating point of any width loads into floating point (fp16 into fp32); nothing else converts."""
+    if tensor.dtype.is_floating_point:
+        return "float"
+    if tensor.dtype.is_complex:
+        return "complex"
+    return str(tensor.dtype)
 
 
 def freeze(model: torch.nn.Module, *patterns: str) -> int:

@@ -1,8 +1,9 @@
 """Files and imports: which blocks each file sees.
 
-``import "blocks.res"`` resolves relative to the importing file; ``import std`` is the standard library
-shipped in the package (``resdsl/stdlib/std.res``). ``import std (basic, bottleneck)`` takes only the
-named blocks. A file's own blocks shadow imported ones; two imports giving one name differently is
+``import "blocks.res"`` resolves relative to the importing file and names a ``.res`` file: a spec
+reads no other kind of file, so a hostile one cannot make a diagnostic quote one. ``import std`` is
+the standard library shipped in the package (``resdsl/stdlib/std.res``). ``import std (basic,
+bottleneck)`` takes only the named blocks. A file's own blocks shadow imported ones; two imports giving one name differently is
 an error, and so is an import cycle.
 """
 
@@ -13,10 +14,10 @@ from pathlib import Path
 from resdsl.errors import ResdslError, Span, did_you_mean
 from resdsl.frontend import ast
 from resdsl.frontend.parser import parse
+from resdsl.limits import MAX_SOURCE_BYTES
 from resdsl.lower.scope import Namespace
 
 STDLIB = Path(__file__).resolve().parent.parent / "stdlib" / "std.res"
-MAX_SOURCE_BYTES = 4_000_000
 
 
 def _display(path: Path) -> str:
@@ -35,20 +36,36 @@ class Loader:
         self._files: dict[Path, tuple[ast.SourceFile, Namespace]] = {}
 
     def read(self, path: Path, span: Span | None = None) -> str:
+        """The text of a spec file: at most :data:`MAX_SOURCE_BYTES` read, whatever the file claims
+        to be (``/proc`` files report size 0), UTF-8 with or without a byte order mark."""
+        if path.is_dir():
+            raise ResdslError(f"{path} is a folder, not a spec", span, "name a .res file")
+        if path.exists() and not path.is_file():  # a pipe or a device: reading could block, or never end
+            raise ResdslError(f"{path} is not a regular file", span, "name a .res file")
         try:
-            size = path.stat().st_size
-            if size > MAX_SOURCE_BYTES:
-                raise ResdslError(f"{path} is {size:,} bytes; specs are at most {MAX_SOURCE_BYTES:,}", span)
-            return path.read_text(encoding="utf-8")
+            with path.open("rb") as file:
+                data = file.read(MAX_SOURCE_BYTES + 1)
         except FileNotFoundError:
             raise ResdslError(f"no such file: {path}", span) from None
-        except (OSError, UnicodeDecodeError) as error:
-            raise ResdslError(f"cannot read {path}: {error}", span) from None
+        except OSError as error:
+            raise ResdslError(f"cannot read {path}: {error.strerror or error}", span) from None
+        if len(data) > MAX_SOURCE_BYTES:
+            raise ResdslError(f"{path} is larger than {MAX_SOURCE_BYTES:,} bytes, the most a spec may be", span,
+                              "a spec describes a network in a few kilobytes; repeat blocks with 'block(...) * n'")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise ResdslError(f"{path} is not UTF-8 text (byte {error.start:,})", span,
+                              "a spec is a UTF-8 text file") from None
+        if "\0" in text:
+            raise ResdslError(f"{path} is not a text file (it holds NUL bytes)", span, "a spec is a UTF-8 text file")
+        return text
 
     def parse_text(self, text: str, path: str) -> ast.SourceFile:
         self.sources[path] = text
         if len(text) > MAX_SOURCE_BYTES:
-            raise ResdslError(f"the spec is {len(text):,} characters; specs are at most {MAX_SOURCE_BYTES:,}")
+            raise ResdslError(f"the spec is {len(text):,} characters; specs are at most {MAX_SOURCE_BYTES:,}",
+                              hint="a spec describes a network in a few kilobytes; repeat blocks with 'block(...) * n'")
         try:
             return parse(text, path)
         except RecursionError:
@@ -71,7 +88,10 @@ class Loader:
                 errors.append(ResdslError(f"block '{block.name}' is defined twice (first at line "
                                           f"{seen[block.name].span.line})", block.span, "rename one of them"))
             seen[block.name] = block
-            namespace.define(block)
+            try:
+                namespace.define(block)
+            except ResdslError as error:
+                errors.append(error)
         if errors:
             raise ResdslError.collect(errors)
         return namespace
@@ -81,6 +101,9 @@ class Loader:
         if statement.path is None:
             target = STDLIB
         else:
+            if not statement.path.endswith(".res"):
+                raise ResdslError(f"cannot import '{statement.path}': imports name .res files", statement.span,
+                                  "import a spec file of blocks, e.g. import \"blocks.res\"")
             target = (directory / statement.path).resolve()
             if not target.is_file():
                 raise ResdslError(f"cannot find '{statement.path}'", statement.span,

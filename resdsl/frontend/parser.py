@@ -7,6 +7,7 @@ is chosen by matching the parser state against known-bad snippets (:data:`SYNTAX
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 
 from resdsl.errors import ResdslError, Span
 from resdsl.frontend import ast
+from resdsl.limits import MAX_NAME_LENGTH, MAX_PATH_LENGTH, NUMBER_LIMIT
 
 _HERE = Path(__file__).resolve().parent
 # Installed wheels carry the grammar inside the package; a source checkout keeps it at the top level.
@@ -93,7 +95,7 @@ def _lark() -> Lark:
         grammar = folder / "resdsl.lark"
         if grammar.is_file():
             return Lark(grammar.read_text(encoding="utf-8"), parser="lalr", lexer="basic", propagate_positions=True,
-                        maybe_placeholders=False, cache=_parser_cache())
+                        maybe_placeholders=False, cache=_parser_cache(), lexer_callbacks={"NAME": _check_name})
     raise RuntimeError(f"resdsl's grammar is missing: looked in {', '.join(map(str, _GRAMMAR_DIRS))}")
 
 
@@ -110,11 +112,18 @@ class _ToAst(Transformer):
     # expressions
     @v_args(meta=True)
     def int(self, meta, children):
-        return ast.Number(int(children[0]), _span(self.path, meta))
+        text, span = str(children[0]), _span(self.path, meta)
+        if len(text) > len(str(NUMBER_LIMIT)) or int(text) > NUMBER_LIMIT:  # int() of a long text is slow
+            raise _too_large(text, span)
+        return ast.Number(int(text), span)
 
     @v_args(meta=True)
     def float(self, meta, children):
-        return ast.Number(float(children[0]), _span(self.path, meta))
+        text, span = str(children[0]), _span(self.path, meta)
+        value = float(text)
+        if not math.isfinite(value) or value > NUMBER_LIMIT:
+            raise _too_large(text, span)
+        return ast.Number(value, span)
 
     @v_args(meta=True)
     def true(self, meta, children):
@@ -227,7 +236,12 @@ class _ToAst(Transformer):
     # network level
     @v_args(meta=True)
     def input_stmt(self, meta, children):
-        return ast.Input(tuple(int(d) for d in str(children[0]).split("x")), _span(self.path, meta))
+        span = _span(self.path, meta)
+        dims = str(children[0]).split("x")
+        for dim in dims:
+            if len(dim) > len(str(NUMBER_LIMIT)) or int(dim) > NUMBER_LIMIT:
+                raise _too_large(dim, span)
+        return ast.Input(tuple(int(d) for d in dims), span)
 
     @v_args(meta=True)
     def stage_repeat(self, meta, children):
@@ -274,6 +288,9 @@ class _ToAst(Transformer):
     def import_stmt(self, meta, children):
         source, *names = children
         path = None if source.type == "STD" else str(source)[1:-1]
+        if path is not None and len(path) > MAX_PATH_LENGTH:
+            raise ResdslError(f"the import path is {len(path):,} characters long; paths are at most "
+                              f"{MAX_PATH_LENGTH:,}", self._tspan(source))
         return ast.Import(path, names[0] if names else None, _span(self.path, meta))
 
     def start(self, children):
@@ -283,6 +300,24 @@ class _ToAst(Transformer):
             tuple(c for c in children if isinstance(c, ast.BlockDef)),
             tuple(c for c in children if isinstance(c, ast.NetworkDef)),
         )
+
+
+def _too_large(text: str, span: Span) -> ResdslError:
+    shown = text if len(text) <= 20 else f"{text[:8]}…{text[-4:]} ({len(text):,} characters)"
+    return ResdslError(f"number {shown} is too large", span, "numbers in a spec are at most 2**48")
+
+
+def _check_name(token: Token) -> Token:
+    """Lexer callback: names are module paths, and short."""
+    if len(token) > MAX_NAME_LENGTH:
+        raise _NameTooLong(token)
+    return token
+
+
+class _NameTooLong(Exception):
+    def __init__(self, token: Token) -> None:
+        super().__init__()
+        self.token = token
 
 
 _TERMINAL_WORDS = {
@@ -359,12 +394,21 @@ def parse(text: str, path: str = "<string>") -> ast.SourceFile:
 
     >>> parse("network n { input 3x8x8  conv(4) }").networks[0].name
     'n'
+
+    A UTF-8 byte order mark at the start is skipped, as editors on Windows write one.
     """
+    if text.startswith("\ufeff"):
+        text = text[1:]
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as error:
         raise _syntax_error(error, text, path) from None
+    except _NameTooLong as error:
+        token = error.token
+        raise ResdslError(f"a name of {len(token):,} characters; names are at most {MAX_NAME_LENGTH}",
+                          Span(path, token.line, token.column, token.end_line, token.end_column),
+                          "names are module paths: keep them short") from None
     try:
         return _ToAst(path).transform(tree)
-    except VisitError as error:  # a bug in the transformer, not in the spec
+    except VisitError as error:  # a number too large, or a bug in the transformer
         raise error.orig_exc from None

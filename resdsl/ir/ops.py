@@ -295,7 +295,7 @@ class ZeroPad(Op):
     kind: ClassVar[str] = "zeropad"
 
     def output_shape(self, inputs: Sequence[Shape]) -> Shape:
-        channels, *spatial = inputs[0]
+        channels, *spatial = _spatial("zeropad", inputs[0])
         if self.channels < channels:
             raise ShapeError(f"zeropad to {self.channels} channels cannot shrink {channels} channels",
                              "zero padding only adds channels; use shortcut: project to reduce them")

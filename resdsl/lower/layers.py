@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from resdsl.errors import ResdslError
 from resdsl.frozen import frozen
 from resdsl.ir import ops
 from resdsl.lower.values import Parameter as P
@@ -28,12 +29,17 @@ def _conv(a: dict[str, Value]) -> ops.Op:
 def _pool(cls: type[ops.MaxPool]) -> Callable[[dict[str, Value]], ops.Op]:
     def build(a: dict[str, Value]) -> ops.Op:
         if isinstance(a["k"], Symbol):  # global
+            given = [name for name in ("stride", "padding", "ceil") if a[name] is not None]
+            if given:
+                raise ResdslError(f"avgpool(global) takes no {' or '.join(given)}: it pools each channel to 1x1",
+                                  None, "write avgpool(global), or a kernel: avgpool(k: 2, stride: 2)")
             return ops.GlobalAvgPool()
-        return cls(a["k"], a["stride"] if a["stride"] is not None else a["k"], a["padding"], a["ceil"])
+        stride = a["stride"] if a["stride"] is not None else a["k"]
+        return cls(a["k"], stride, a["padding"] or 0, bool(a["ceil"]))
     return build
 
 
-_POOL = (P("stride", integer(1)), P("padding", integer(0), 0), P("ceil", boolean, False))
+_POOL = (P("stride", integer(1)), P("padding", integer(0)), P("ceil", boolean))
 
 LAYERS: dict[str, LayerSpec] = {
     "conv": LayerSpec(

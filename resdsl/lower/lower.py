@@ -9,20 +9,20 @@ Errors are collected, not raised one by one: a failed step poisons its value and
 
 from __future__ import annotations
 
+from math import prod
 from typing import Any, Callable
 
 import networkx as nx
 
-from resdsl.errors import ResdslError, Span, did_you_mean
+from resdsl.errors import LimitError, ResdslError, Span, TooManyErrors, did_you_mean
 from resdsl.frontend import ast
 from resdsl.ir import ops
 from resdsl.ir.ops import ShapeError, format_shape
+from resdsl.limits import MAX_ERRORS, MAX_NESTING, MAX_NODES, NUMBER_LIMIT, WORK_PER_NODE
 from resdsl.lower.layers import ALIASES, LAYERS
 from resdsl.lower.scope import Namespace, Scope, Tensor, aliases_defined
 from resdsl.lower.values import Parameter, Ref, Symbol, bind, describe, evaluate, evaluate_args, integer, number, one_of
 
-MAX_NODES = 100_000
-MAX_CALL_DEPTH = 64
 SHORTCUTS = ("auto", "identity", "project", "pad", "avgdown")
 _RESIDUAL = (
     Parameter("shortcut", one_of(*SHORTCUTS, also=lambda v: None if isinstance(v, Ref) else "not a block"),
@@ -31,10 +31,6 @@ _RESIDUAL = (
     Parameter("projection", lambda v: None if isinstance(v, Ref) else "must be a block"),
     Parameter("name"),
 )
-
-
-class LimitError(ResdslError):
-    """A spec that would expand without bound: fatal, reported at once."""
 
 
 def unknown_callee(callee: str, name_span: Span, namespace: Namespace) -> ResdslError:
@@ -67,6 +63,22 @@ class Lowering:
         self.graph = nx.DiGraph(residuals=[], blocks={})
         self.errors: list[ResdslError] = []
         self.max_nodes = max_nodes
+        self.work = WORK_PER_NODE * max_nodes  # steps, block instances and repetitions left to run
+
+    def spend(self, span: Span) -> None:
+        """Count one unit of lowering work: a step, a block instance or a repetition, whether or not
+        it makes a node. Nested empty blocks make nothing, yet each instance costs time."""
+        self.work -= 1
+        if self.work < 0:
+            raise LimitError(f"the network expands past {self.max_nodes:,} nodes: expanding it takes more than "
+                             f"{WORK_PER_NODE * self.max_nodes:,} steps and block instances", span,
+                             "if that is intended, raise the limit: --max-nodes N (or load(..., max_nodes=N))")
+
+    def record(self, error: ResdslError) -> None:
+        """Keep a fault and go on, up to :data:`MAX_ERRORS` of them."""
+        self.errors.append(error)
+        if len(self.errors) >= MAX_ERRORS:
+            raise TooManyErrors(f"too many errors: stopped after {MAX_ERRORS}", None, "fix the first ones and check again")
 
     # --- nodes ---------------------------------------------------------------------------------
 
@@ -78,10 +90,13 @@ class Lowering:
         name = scope.qualify(local)
         shape = None
         if all(t.shape is not None for t in inputs):
+            in_shapes = [t.shape for t in inputs]
             try:
-                shape = op.output_shape([t.shape for t in inputs])
+                shape = op.output_shape(in_shapes)
+                _bounded(op, in_shapes, shape)
             except ShapeError as error:
-                self.errors.append(ResdslError(error.message, span, error.hint))
+                shape = None
+                self.record(ResdslError(error.message, span, error.hint))
         self.graph.add_node(name, op=op, span=span, stage=scope.stage, block=scope.block)
         for port, tensor in enumerate(inputs):
             self.graph.add_edge(tensor.node, name, port=port, kind=kinds[port] if kinds else scope.edge_kind)
@@ -97,11 +112,12 @@ class Lowering:
         except LimitError:
             raise
         except ResdslError as error:
-            self.errors.append(error)
+            self.record(error)
             return Tensor(x.node, None)
 
     def steps(self, scope: Scope, steps: tuple[ast.Step, ...], x: Tensor) -> Tensor:
         for step in steps:
+            self.spend(step.span)
             x = self.attempt(lambda: _STEPS[type(step)](self, scope, step, x), x)
             if step.alias:
                 self.bind_value(scope, step.alias, x, step.span)
@@ -109,13 +125,14 @@ class Lowering:
 
     def bind_value(self, scope: Scope, alias: str, x: Tensor, span: Span) -> None:
         if alias in scope.values:
-            self.errors.append(ResdslError(f"value '{alias}' is already defined", span, "choose another name"))
+            self.record(ResdslError(f"value '{alias}' is already defined", span, "choose another name"))
         scope.values[alias] = x
 
     def layer(self, scope: Scope, step: ast.Layer, x: Tensor) -> Tensor:
         positional, keywords = evaluate_args(step.args, scope.env, scope.namespace)
         count = self.count(scope, step.repeat)
         for index in range(count):
+            self.spend(step.span)
             label = step.label if count == 1 else (f"{step.label}.{index}" if step.label else None)
             x = self.call(scope, scope.namespace, step.callee, positional, keywords, step.span, step.name_span, x,
                           label)
@@ -139,7 +156,11 @@ class Lowering:
         """Apply a built-in layer or instantiate a block on ``x``; ``label`` overrides the automatic name."""
         if callee in LAYERS:
             spec = LAYERS[callee]
-            op = spec.build(bind(callee, spec.parameters, positional, keywords, span, ALIASES))
+            try:
+                op = spec.build(bind(callee, spec.parameters, positional, keywords, span, ALIASES))
+            except ResdslError as error:  # arguments that do not go together: at the call
+                error.span = error.span or span
+                raise
             if op is None:
                 return x
             local = scope.names.explicit(label, span) if label else scope.names.automatic(callee, span)
@@ -152,11 +173,12 @@ class Lowering:
             cycle = " → ".join((*scope.calls[scope.calls.index(callee):], callee))
             raise LimitError(f"block '{callee}' calls itself ({cycle})", name_span,
                              "blocks cannot recurse; repeat a block with 'block(...) * n'")
-        if len(scope.calls) >= MAX_CALL_DEPTH:
-            raise LimitError(f"blocks nest more than {MAX_CALL_DEPTH} deep", name_span)
+        if len(scope.calls) >= MAX_NESTING:
+            raise LimitError(f"blocks nest more than {MAX_NESTING} deep", name_span)
+        self.spend(span)
         env = self.bind_block(block, home, positional, keywords, span)
         local = scope.names.explicit(label, span) if label else scope.names.automatic(callee, span)
-        inner = scope.child(local, env=env, namespace=home, later=aliases_defined(block.body),
+        inner = scope.child(local, span=span, env=env, namespace=home, later=aliases_defined(block.body),
                             block=scope.qualify(local), calls=(*scope.calls, callee))
         written = [describe(value) for value, _ in positional] + [f"{k}: {describe(v)}" for k, v, _ in keywords]
         self.graph.graph["blocks"][inner.block] = f"{callee}({', '.join(written)})"
@@ -173,7 +195,7 @@ class Lowering:
 
     def group(self, scope: Scope, step: ast.Group, x: Tensor) -> Tensor:
         local = scope.names.explicit(step.label, step.span)
-        return self.steps(scope.child(local, values=scope.values, later=scope.later), step.body, x)
+        return self.steps(scope.child(local, span=step.span, values=scope.values, later=scope.later), step.body, x)
 
     # --- merges --------------------------------------------------------------------------------
 
@@ -255,7 +277,8 @@ class Lowering:
                 skip = self.call(scope.with_(edge_kind="projection"), shortcut.namespace, shortcut.callee,
                                  positional, shortcut.keywords, shortcut.span, shortcut.name_span, x, label)
             else:
-                inner = scope.child(scope.names.explicit(label, step.span), index_mode=True, values=scope.values,
+                inner = scope.child(scope.names.explicit(label, step.span), index_mode=True, span=step.span,
+                                    values=scope.values,
                                     later=scope.later, edge_kind="projection")
                 skip = self.shortcut(inner, kind, x, main, step.span)
             edge = "projection"
@@ -287,6 +310,16 @@ class Lowering:
         if x.shape[0] != channels:
             x = self.node(scope, scope.names.automatic("", span), ops.ZeroPad(channels), span, [x])
         return x
+
+
+def _bounded(op: ops.Op, in_shapes: list[ops.Shape], shape: ops.Shape) -> None:
+    """Tensors stay below :data:`NUMBER_LIMIT` elements: an activation per sample, and the weights."""
+    if prod(shape) > NUMBER_LIMIT:
+        raise ShapeError(f"{op.kind} gives {format_shape(shape)}, {prod(shape):.3g} elements per sample",
+                         "tensors hold at most 2**48 elements; check the channel counts and upsampling scales")
+    if op.params(in_shapes) > NUMBER_LIMIT:
+        raise ShapeError(f"{op.kind} would have {op.params(in_shapes):.3g} parameters",
+                         "a layer holds at most 2**48 parameters; check the channel counts")
 
 
 def _shortcut_names():

@@ -2,39 +2,41 @@
 
 from __future__ import annotations
 
+from math import prod
 from typing import Any, Mapping
 
 import networkx as nx
 
-from resdsl.errors import ResdslError, did_you_mean
+from resdsl.errors import LimitError, ResdslError, UsageError, did_you_mean
 from resdsl.frontend import ast
 from resdsl.ir import ops
-from resdsl.lower.lower import MAX_NODES, LimitError, Lowering
+from resdsl.limits import MAX_NODES, NUMBER_LIMIT
+from resdsl.lower.lower import Lowering
 from resdsl.lower.scope import Names, Namespace, Scope, Tensor, aliases_defined
 from resdsl.lower.values import SYMBOLS, Symbol, evaluate, evaluate_args
 
 
-def to_value(value: Any) -> Any:
+def to_value(key: str, value: Any) -> Any:
     """A Python override (``classes=10``, ``shortcut="pad"``) as a spec value."""
-    if isinstance(value, str):
-        if value in SYMBOLS:
-            return Symbol(value)
-        raise ResdslError(f"'{value}' is not a value a spec can take", None,
-                          f"give a number, true/false, or one of: {', '.join(sorted(SYMBOLS))}")
-    return value
+    if isinstance(value, str) and value in SYMBOLS:
+        return Symbol(value)
+    if isinstance(value, bool) or isinstance(value, (int, float)) and abs(value) <= NUMBER_LIMIT:
+        return value
+    raise UsageError(f"{key}={value!r} is not a value a spec can take", None,
+                     f"give a number up to 2**48, true/false, or one of: {', '.join(sorted(SYMBOLS))}")
 
 
 def bind_network(network: ast.NetworkDef, overrides: Mapping[str, Any]) -> dict[str, Any]:
     names = [p.name for p in network.params]
     for key in overrides:
         if key not in names:
-            raise ResdslError(f"network '{network.name}' has no parameter '{key}'", network.span,
-                              did_you_mean(key, names) or (f"its parameters are: {', '.join(names)}" if names
-                                                           else "it declares no parameters"))
+            raise UsageError(f"network '{network.name}' has no parameter '{key}'", None,
+                             did_you_mean(key, names) or (f"its parameters are: {', '.join(names)}" if names
+                                                          else "it declares no parameters"))
     env: dict[str, Any] = {}
     for param in network.params:
         if param.name in overrides:
-            env[param.name] = to_value(overrides[param.name])
+            env[param.name] = to_value(param.name, overrides[param.name])
         elif param.default is not None:
             env[param.name] = evaluate(param.default, env)
         else:
@@ -53,7 +55,10 @@ def lower_network(network: ast.NetworkDef, namespace: Namespace, overrides: Mapp
         if isinstance(item, ast.BlockDef):
             if item.name in local.blocks:
                 lowering.errors.append(ResdslError(f"block '{item.name}' is defined twice", item.span))
-            local.define(item)
+            try:
+                local.define(item)
+            except ResdslError as error:
+                lowering.errors.append(error)
     env = bind_network(network, overrides)
     inputs = [item for item in network.items if isinstance(item, ast.Input)]
     if not inputs and input_shape is None:
@@ -62,9 +67,12 @@ def lower_network(network: ast.NetworkDef, namespace: Namespace, overrides: Mapp
     for extra in inputs[1:]:
         lowering.errors.append(ResdslError("the input shape is given twice", extra.span, "keep one 'input' line"))
     shape = tuple(input_shape) if input_shape is not None else inputs[0].dims
-    if any(d < 1 for d in shape) or not 1 <= len(shape) <= 3:
-        raise ResdslError(f"input shape {ops.format_shape(shape)} is not CxHxW with positive sizes",
-                          inputs[0].span if inputs else network.span)
+    if any(not isinstance(d, int) or not 1 <= d <= NUMBER_LIMIT for d in shape) or not 1 <= len(shape) <= 3 \
+            or prod(shape) > NUMBER_LIMIT:
+        message = f"input shape {ops.format_shape(shape)} is not CxHxW with sizes from 1 to 2**48"
+        if input_shape is not None:
+            raise UsageError(message, None, "give the input shape as CxHxW, e.g. 3x224x224")
+        raise ResdslError(message, inputs[0].span if inputs else network.span)
     top = [item for item in network.items if not isinstance(item, ast.BlockDef)]
     if inputs and top[0] is not inputs[0]:
         lowering.errors.append(ResdslError("'input' must come before the first layer", inputs[0].span))
@@ -103,7 +111,7 @@ def _stage(lowering: Lowering, scope: Scope, stage: ast.Stage, x: Tensor) -> Ten
     try:
         local = scope.names.explicit(stage.name, stage.span)
     except ResdslError as error:
-        lowering.errors.append(error)
+        lowering.record(error)
         return Tensor(x.node, None)
     inner = scope.child(local, index_mode=True, values=scope.values, later=scope.later, stage=stage.name)
     if stage.call is None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import keyword
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from resdsl.errors import ResdslError, Span
+from resdsl.errors import LimitError, ResdslError, Span
 from resdsl.frontend import ast
 from resdsl.frozen import frozen
 from resdsl.ir.ops import Shape
+from resdsl.limits import MAX_NESTING
+from resdsl.lower.layers import LAYERS
 
 
 @frozen
@@ -27,6 +30,11 @@ class Namespace:
         self.blocks: dict[str, tuple[ast.BlockDef, Namespace]] = {}
 
     def define(self, block: ast.BlockDef, home: Namespace | None = None) -> None:
+        """Make ``block`` visible here. A block cannot take a built-in layer's name: a call of that
+        name would be ambiguous, and silently picking one would hide the other."""
+        if block.name in LAYERS:
+            raise ResdslError(f"block '{block.name}' has the name of a built-in layer", block.span,
+                              f"rename the block, e.g. '{block.name}_block'")
         self.blocks[block.name] = (block, home or self)
 
     def lookup(self, name: str) -> tuple[ast.BlockDef, Namespace] | None:
@@ -40,6 +48,35 @@ class Namespace:
     def names(self) -> set[str]:
         names = set(self.blocks)
         return names | self.parent.names() if self.parent else names
+
+
+#: Attributes of ``nn.Module``, ``nn.ModuleDict`` and ``torch.fx.GraphModule`` (torch 2.x): a module
+#: path cannot use them, since each part of a path is an attribute of its parent module. Names
+#: starting with ``_`` (torch's private attributes) and Python's keywords are reserved too, so that
+#: every name a spec accepts compiles, and generated source imports. tests/test_hostile.py checks
+#: this list against the installed torch.
+MODULE_ATTRIBUTES = frozenset("""
+    T_destination add_module add_submodule apply bfloat16 buffers call_super_init children clear code compile
+    cpu cuda delete_all_unused_submodules delete_submodule double dump_patches eval extra_repr float forward
+    get_buffer get_extra_state get_parameter get_submodule graph half ipu items keys load_state_dict meta
+    modules mtia named_buffers named_children named_modules named_parameters parameters pop print_readable
+    recompile register_backward_hook register_buffer register_forward_hook register_forward_pre_hook
+    register_full_backward_hook register_full_backward_pre_hook register_load_state_dict_post_hook
+    register_load_state_dict_pre_hook register_module register_parameter register_state_dict_post_hook
+    register_state_dict_pre_hook requires_grad_ set_extra_state set_submodule shape_env share_memory state_dict
+    to to_empty to_folder train training type update values xpu zero_grad
+""".split())
+
+
+def reserved(name: str) -> str | None:
+    """Why ``name`` cannot be a module name, or None when it can."""
+    if keyword.iskeyword(name):
+        return f"'{name}' is a Python keyword"
+    if name.startswith("_"):
+        return f"'{name}' starts with '_', which PyTorch keeps for its own attributes"
+    if name in MODULE_ATTRIBUTES:
+        return f"'{name}' is an attribute of every PyTorch module"
+    return None
 
 
 @dataclass
@@ -59,6 +96,7 @@ class Names:
             if name not in self.taken:
                 break
         self.counters[key] = number
+        self._check(name, span, f"'{base}' names its instances '{name}'")
         self.taken[name] = span
         return name
 
@@ -67,8 +105,16 @@ class Names:
             earlier = self.taken[name]
             raise ResdslError(f"name '{name}' is already used here (line {earlier.line})", span,
                               "give this one another name")
+        self._check(name, span, f"'{name}' cannot name a module")
         self.taken[name] = span
         return name
+
+    @staticmethod
+    def _check(name: str, span: Span, what: str) -> None:
+        why = reserved(name)
+        if why:
+            raise ResdslError(f"{what}: {why}", span,
+                              f"names become module paths of the compiled model; rename it, e.g. '{name.strip('_') or 'x'}_'")
 
 
 @frozen
@@ -87,8 +133,11 @@ class Scope:
     def qualify(self, local: str) -> str:
         return f"{self.prefix}.{local}" if self.prefix else local
 
-    def child(self, local: str, *, index_mode: bool = False, **changes: Any) -> Scope:
+    def child(self, local: str, *, index_mode: bool = False, span: Span | None = None, **changes: Any) -> Scope:
         """A nested module scope: new names and named values, qualified under ``local``."""
+        if self.prefix.count(".") + 1 >= MAX_NESTING:
+            raise LimitError(f"modules nest more than {MAX_NESTING} deep ({self.qualify(local)[:60]}…)", span,
+                             "groups, stages and blocks inside each other make module paths; flatten them")
         defaults = dict(prefix=self.qualify(local), names=Names(index_mode), values={}, later={})
         return replace(self, **{**defaults, **changes})
 

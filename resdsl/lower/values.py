@@ -13,10 +13,10 @@ from typing import Any, Callable, Union
 from resdsl.errors import ResdslError, Span, did_you_mean
 from resdsl.frontend import ast
 from resdsl.frozen import frozen
+from resdsl.limits import NUMBER_LIMIT
 
 #: Bare words that stand for themselves where no parameter of that name is in scope.
 SYMBOLS = frozenset({"auto", "identity", "project", "pad", "avgdown", "global", "nearest", "bilinear"})
-LIMIT = 2**48  # larger numbers in a spec are mistakes, and would make every count meaningless
 
 
 @frozen
@@ -91,7 +91,7 @@ def _arithmetic(expr: ast.BinaryOp, left: int | float, right: int | float) -> in
         "+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right,
         "/": lambda: left / right, "//": lambda: left // right, "%": lambda: left % right,
     }[expr.operator]()
-    if abs(result) > LIMIT:
+    if not abs(result) <= NUMBER_LIMIT:  # also catches nan
         raise ResdslError(f"value {result:.3g} is too large", expr.span, "numbers in a spec are at most 2**48")
     return result
 

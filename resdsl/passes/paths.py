@@ -14,6 +14,8 @@ import networkx as nx
 
 from resdsl.frozen import frozen
 from resdsl.ir.graph import Topology
+from resdsl.ir.ops import Op
+from resdsl.limits import MAX_TRACE_VISITS
 
 MAX_POSITIONS = 1024  # pixel positions traced at most for a receptive field (see receptive_field)
 
@@ -79,8 +81,12 @@ def receptive_field(graph: nx.DiGraph, topology: Topology | None = None) -> int:
     back to the input through each op's :meth:`~resdsl.ir.ops.Op.reads`, over an unbounded input (no
     clipping at the borders), taking the union where branches merge. Where upsampling makes the figure
     depend on the pixel's position, the largest over positions is reported (the pattern repeats with
-    the product of the upsampling factors; at most 1,024 positions are traced). A global pooling on
-    the way (a squeeze-and-excitation gate) makes the field the whole input.
+    the product of the upsampling factors). A global pooling on the way (a squeeze-and-excitation
+    gate) makes the field the whole input.
+
+    The trace skips pointwise ops with one input (they pass a range on unchanged), so its cost is
+    the number of other nodes times the positions traced: at most :data:`MAX_POSITIONS` positions,
+    and fewer where that would exceed :data:`~resdsl.limits.MAX_TRACE_VISITS` node visits.
     """
     topology = topology or Topology.of(graph)
     ops = [data["op"] for data in topology.attributes]
@@ -89,20 +95,25 @@ def receptive_field(graph: nx.DiGraph, topology: Topology | None = None) -> int:
     if not spatial:
         return 1
     last = spatial[-1]  # the last spatial map; what it reads lies before it
+    through = list(range(last + 1))  # the nearest producer that is not a pointwise op of one input
+    for node in range(1, last + 1):
+        producers = topology.inputs[node]
+        if len(producers) == 1 and type(ops[node]).reads is Op.reads:
+            through[node] = through[producers[0]]
+    traced = [node for node in range(last, 0, -1) if through[node] == node or node == last]
+    producers_of = {node: {through[p] for p in topology.inputs[node]} for node in traced}
     period = prod(op.scale for op in ops if op.kind == "upsample")
+    positions = min(period, MAX_POSITIONS, max(1, MAX_TRACE_VISITS // len(traced)))
     largest = 0
-    for position in range(min(period, MAX_POSITIONS)):
-        reads: list[tuple[int, int] | None | bool] = [False] * (last + 1)  # False: not on a path to the pixel
-        reads[last] = (position, position)
-        for node in range(last, 0, -1):
-            span = reads[node]
-            if span is False:
+    for position in range(positions):
+        reads: dict[int, tuple[int, int] | None] = {last: (position, position)}  # absent: not on a path
+        for node in traced:
+            if node not in reads:
                 continue
+            span = reads[node]
             read = None if span is None else ops[node].reads(*span)
-            for producer in topology.inputs[node]:  # a producer read by several users: the union of their reads
-                earlier = reads[producer]
-                if earlier is False:
-                    earlier = read
+            for producer in producers_of[node]:  # a producer read by several users: the union of their reads
+                earlier = reads.get(producer, read)
                 reads[producer] = None if read is None or earlier is None else \
                     (min(earlier[0], read[0]), max(earlier[1], read[1]))
         span = reads[0]
