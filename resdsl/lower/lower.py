@@ -131,9 +131,12 @@ class Lowering:
     def layer(self, scope: Scope, step: ast.Layer, x: Tensor) -> Tensor:
         positional, keywords = evaluate_args(step.args, scope.env, scope.namespace)
         count = self.count(scope, step.repeat)
-        for index in range(count):
+        if count > 1 and step.label:  # `body: basic(64) * 3` is a container: body.0, body.1, body.2
+            container = scope.names.explicit(step.label, step.span)
+            scope = scope.child(container, index_mode=True, span=step.span, values=scope.values, later=scope.later)
+        for _ in range(count):
             self.spend(step.span)
-            label = step.label if count == 1 else (f"{step.label}.{index}" if step.label else None)
+            label = step.label if count == 1 else None
             x = self.call(scope, scope.namespace, step.callee, positional, keywords, step.span, step.name_span, x,
                           label)
         return x

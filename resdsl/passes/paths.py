@@ -92,9 +92,9 @@ def receptive_field(graph: nx.DiGraph, topology: Topology | None = None) -> int:
     ops = [data["op"] for data in topology.attributes]
     spatial = [node for node, data in enumerate(topology.attributes)
                if len(data["shape"]) == 3 and data["op"].kind != "global_avgpool"]
-    if not spatial:
+    last = spatial[-1] if spatial else 0  # the last spatial map; what it reads lies before it
+    if last == 0:  # no map, or the input itself
         return 1
-    last = spatial[-1]  # the last spatial map; what it reads lies before it
     through = list(range(last + 1))  # the nearest producer that is not a pointwise op of one input
     for node in range(1, last + 1):
         producers = topology.inputs[node]
