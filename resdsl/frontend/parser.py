@@ -112,10 +112,8 @@ class _ToAst(Transformer):
     # expressions
     @v_args(meta=True)
     def int(self, meta, children):
-        text, span = str(children[0]), _span(self.path, meta)
-        if len(text) > len(str(NUMBER_LIMIT)) or int(text) > NUMBER_LIMIT:  # int() of a long text is slow
-            raise _too_large(text, span)
-        return ast.Number(int(text), span)
+        span = _span(self.path, meta)
+        return ast.Number(_integer(str(children[0]), span), span)
 
     @v_args(meta=True)
     def float(self, meta, children):
@@ -237,11 +235,7 @@ class _ToAst(Transformer):
     @v_args(meta=True)
     def input_stmt(self, meta, children):
         span = _span(self.path, meta)
-        dims = str(children[0]).split("x")
-        for dim in dims:
-            if len(dim) > len(str(NUMBER_LIMIT)) or int(dim) > NUMBER_LIMIT:
-                raise _too_large(dim, span)
-        return ast.Input(tuple(int(d) for d in dims), span)
+        return ast.Input(tuple(_integer(dim, span) for dim in str(children[0]).split("x")), span)
 
     @v_args(meta=True)
     def stage_repeat(self, meta, children):
@@ -300,6 +294,14 @@ class _ToAst(Transformer):
             tuple(c for c in children if isinstance(c, ast.BlockDef)),
             tuple(c for c in children if isinstance(c, ast.NetworkDef)),
         )
+
+
+def _integer(text: str, span: Span) -> int:
+    """An integer literal up to :data:`NUMBER_LIMIT` (a longer text is refused before ``int()``, which
+    is quadratic in its length and refuses more than 4,300 digits)."""
+    if len(text) > len(str(NUMBER_LIMIT)) or int(text) > NUMBER_LIMIT:
+        raise _too_large(text, span)
+    return int(text)
 
 
 def _too_large(text: str, span: Span) -> ResdslError:
