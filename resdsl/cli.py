@@ -28,7 +28,7 @@ conventions:
 def _shape(text: str) -> tuple[int, ...]:
     """``--input``: CxHxW (or C, or CxL), sizes from 1 to 2**48."""
     parts = text.lower().split("x")
-    if not 1 <= len(parts) <= 3 or not all(p.isdigit() and len(p) <= 15 for p in parts):
+    if not 1 <= len(parts) <= 3 or not all(p.isascii() and p.isdigit() and len(p) <= 15 for p in parts):
         raise argparse.ArgumentTypeError(f"'{text}' is not a shape like 3x224x224")
     dims = tuple(int(p) for p in parts)
     if any(not 1 <= d <= NUMBER_LIMIT for d in dims):
@@ -37,7 +37,7 @@ def _shape(text: str) -> tuple[int, ...]:
 
 
 def _positive(text: str) -> int:
-    if not text.isdigit() or len(text) > 15 or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or len(text) > 15 or int(text) < 1:
         raise argparse.ArgumentTypeError(f"'{text}' is not a positive whole number")
     return int(text)
 
@@ -49,6 +49,8 @@ def _setting(text: str) -> tuple[str, Any]:
     lowered = raw.strip().lower()
     if lowered in ("true", "false"):
         return key, lowered == "true"
+    if not raw.isascii() or "_" in raw:  # int() and float() also read '1_000' and other scripts' digits
+        return key, raw.strip()
     for convert in (int, float):
         try:
             return key, convert(raw)
@@ -119,10 +121,13 @@ def _load(path: str, args: argparse.Namespace, check_only: bool = False):
     from resdsl.network import check, load
 
     spec = Path(path)
-    if spec.is_dir():
-        raise UsageError(f"{path} is a folder, not a spec", hint=f"name a .res file, e.g. {spec / 'net.res'}")
-    if not spec.is_file():
-        raise UsageError(f"no such file: {path}" if not spec.exists() else f"{path} is not a regular file")
+    try:
+        if not path or spec.is_dir():
+            raise UsageError(f"{path} is a folder, not a spec", hint=f"name a .res file, e.g. {spec / 'net.res'}")
+        if not spec.is_file():
+            raise UsageError(f"no such file: {path}" if not spec.exists() else f"{path} is not a regular file")
+    except OSError as error:  # a name too long, a folder that may not be read
+        raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
     return (check if check_only else load)(spec, max_nodes=args.max_nodes, **dict(args.overrides))
 
 
@@ -204,7 +209,7 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    if args.output:
+    if args.output is not None:
         from resdsl.output import check_writable, write_file
 
         output = Path(args.output)
@@ -263,9 +268,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.debug:
                 raise
             _report(error)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        _discard_output()
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except BrokenPipeError:  # the reader stopped early: what the command found still decides
+        _discard_output(sys.stdout, sys.stderr)
+    except OSError as error:  # output that cannot be written (a full disk): not the spec's fault
+        _discard_output(sys.stdout)
+        if args.debug:
+            raise
+        args.outcome = 2
+        try:
+            print(f"resdsl {args.command}: error: cannot write the output: {error.strerror or error}", file=sys.stderr)
+        except (OSError, AttributeError):
+            pass
     return args.outcome
 
 
@@ -278,11 +293,11 @@ def _tolerate_encodings() -> None:
             reconfigure(errors="replace")
 
 
-def _discard_output() -> None:
-    """After a closed pipe, send what is still buffered nowhere, so that exit does not fail again."""
+def _discard_output(*streams) -> None:
+    """After a failed write, send what is still buffered nowhere, so that exit does not fail again."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        for stream in (sys.stdout, sys.stderr):
+        for stream in streams:
             os.dup2(devnull, stream.fileno())
     except (OSError, ValueError, AttributeError):  # no file descriptors (captured streams)
         pass

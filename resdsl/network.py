@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import networkx as nx
 
-from resdsl.errors import ResdslError
+from resdsl.errors import ResdslError, UsageError
 from resdsl.frontend import ast
 from resdsl.frontend.loader import Loader
 from resdsl.ir.graph import lint
@@ -60,15 +60,17 @@ class Network:
 
     def with_input(self, input_shape: Shape | None) -> Network:
         """The same spec lowered for another input shape (shortcut decisions may change with it)."""
-        if input_shape is None or tuple(input_shape) == self.input_shape:
+        if input_shape is None or isinstance(input_shape, (tuple, list)) and tuple(input_shape) == self.input_shape:
             return self
-        graph = _build(self._definition, self._namespace, self._overrides, tuple(input_shape), self._max_nodes)
+        graph = _build(self._definition, self._namespace, self._overrides, input_shape, self._max_nodes)
         return Network(graph, self._definition, self._namespace, self._overrides, self.sources, self._max_nodes)
 
     def stats(self, input_shape: Shape | None = None, batch: int = 1) -> Stats:
         """Parameters, MACs, memory, depth and paths: see :class:`resdsl.passes.stats.Stats`."""
         from resdsl.passes.stats import analyze
 
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise UsageError(f"batch={batch!r}: the batch is a whole number of at least 1")
         network = self.with_input(input_shape)
         with _no_cyclic_gc():
             return analyze(network.graph, batch)
@@ -178,6 +180,8 @@ def check(source: str | Path, *, input_shape: Shape | None = None, max_nodes: in
 
 def _load(source: str | Path, input_shape: Shape | None, max_nodes: int, overrides: dict[str, Any],
           library: bool) -> Network | tuple[str, ...]:
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
+        raise UsageError(f"max_nodes={max_nodes!r}: the expansion limit is a whole number of at least 1")
     loader = Loader()
     try:
         parsed, namespace = _read(loader, source)

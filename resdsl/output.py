@@ -17,6 +17,15 @@ from resdsl.errors import UsageError
 
 def check_writable(path: Path) -> None:
     """Fail early, before any work, when ``path`` clearly cannot be written."""
+    if not str(path) or str(path) == ".":
+        raise UsageError("-o needs a file name", hint="for example -o net.svg")
+    try:
+        _check_folder(path)
+    except OSError as error:  # a name too long, a folder that may not be read
+        raise UsageError(f"-o {path}: cannot write there ({error.strerror or error})") from None
+
+
+def _check_folder(path: Path) -> None:
     if path.is_dir():
         raise UsageError(f"-o {path}: that is a folder", hint=f"name a file inside it: -o {path / ('net' + path.suffix)}")
     parent = path.parent
@@ -31,8 +40,8 @@ def write_file(path: str | Path, data: bytes) -> Path:
     ``open(path, "w")`` would give it."""
     path = Path(path)
     check_writable(path)
-    try:
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:  # a short name: the target's own may already be as long as the file system allows
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".resdsl-", suffix=".partial")
     except OSError as error:
         raise UsageError(f"-o {path}: cannot write there ({error.strerror})") from None
     try:

@@ -166,6 +166,51 @@ def test_imports_name_res_files_only(tmp_path: Path, target: str) -> None:
     assert "hunter2" not in result.stderr and "root:" not in result.stderr
 
 
+def test_imports_through_symlinks_and_loops(tmp_path: Path) -> None:
+    """A .res name that leads elsewhere (a symlink to /etc/passwd, or to /proc/kmsg whose read
+    blocks), a symlink loop, or a name too long for the file system: clear errors, nothing echoed."""
+    (tmp_path / "passwd.res").symlink_to("/etc/passwd")
+    (tmp_path / "kmsg.res").symlink_to("/proc/kmsg")
+    (tmp_path / "loop.res").symlink_to(tmp_path / "loop.res")
+    for target, match in [("passwd.res", "leads to passwd, not a .res file"), ("kmsg.res", "leads to kmsg"),
+                          ("loop.res", "cannot find"), ("a" * 300 + ".res", "cannot find")]:
+        spec = write(tmp_path / "n.res", f'import "{target}"\n' + TINY.format(body="relu"))
+        result = run("check", str(spec), timeout=60)
+        assert result.returncode == 1 and match in result.stderr and "Traceback" not in result.stderr, result.stderr
+        assert "root:" not in result.stderr
+
+
+def test_paths_the_file_system_refuses() -> None:
+    long = "a" * 300
+    for args in (["check", f"{long}.res"], ["stats", f"/tmp/{long}/x.res"],
+                 ["render", "examples/resnet18.res", "-o", f"/tmp/{long}/x.svg"],
+                 ["compile", "examples/resnet18.res", "-o", ""], ["render", "examples/resnet18.res", "-o", ""]):
+        result = run(*args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, (args, result.stderr)
+
+
+def test_output_that_cannot_be_written_or_no_stdout() -> None:
+    full = subprocess.run(["bash", "-c", f"{sys.executable} -m resdsl check examples/resnet18.res > /dev/full"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert full.returncode == 2 and "cannot write the output" in full.stderr and "Traceback" not in full.stderr
+    closed = subprocess.run(["bash", "-c", f"{sys.executable} -m resdsl check examples/resnet18.res >&-"],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert closed.returncode == 0 and "Traceback" not in closed.stderr, closed.stderr
+
+
+def test_api_arguments_are_checked() -> None:
+    network = resdsl.load(ROOT / "examples/resnet18.res")
+    for batch in (0, 1.5, True):
+        with pytest.raises(resdsl.errors.UsageError, match="the batch is a whole number"):
+            network.stats(batch=batch)
+    for limit in (-1, "5", None):
+        with pytest.raises(resdsl.errors.UsageError, match="the expansion limit"):
+            resdsl.load(ROOT / "examples/resnet18.res", max_nodes=limit)
+    for shape in ("3x8x8", 5, (3, 8.5, 8)):
+        with pytest.raises(resdsl.errors.UsageError, match="is not CxHxW"):
+            network.stats(input_shape=shape)
+
+
 def test_a_binary_res_file_is_not_echoed(tmp_path: Path) -> None:
     (tmp_path / "blob.res").write_bytes(b"\x00\x01secret\x1b[31m")
     spec = write(tmp_path / "n.res", 'import "blob.res"\n' + TINY.format(body="relu"))
@@ -379,7 +424,7 @@ def test_check_goes_on_past_a_missing_file() -> None:
 
 @pytest.mark.parametrize("args", [["--set", "unknown=1"], ["--set", "classes=five"], ["--set", "classes=nan"],
                                   ["--max-nodes", "0"], ["--input", "1x3x8x8"], ["--input", "3x0x8"],
-                                  ["--batch", "-1"]])
+                                  ["--batch", "-1"], ["--set", "classes=1_000"], ["--input", "３x8x8"]])
 def test_usage_errors_exit_2(args: list[str]) -> None:
     result = run("stats", "examples/resnet18.res", *args)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr

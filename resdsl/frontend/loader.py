@@ -38,10 +38,13 @@ class Loader:
     def read(self, path: Path, span: Span | None = None) -> str:
         """The text of a spec file: at most :data:`MAX_SOURCE_BYTES` read, whatever the file claims
         to be (``/proc`` files report size 0), UTF-8 with or without a byte order mark."""
-        if path.is_dir():
-            raise ResdslError(f"{path} is a folder, not a spec", span, "name a .res file")
-        if path.exists() and not path.is_file():  # a pipe or a device: reading could block, or never end
-            raise ResdslError(f"{path} is not a regular file", span, "name a .res file")
+        try:
+            if path.is_dir():
+                raise ResdslError(f"{path} is a folder, not a spec", span, "name a .res file")
+            if path.exists() and not path.is_file():  # a pipe or a device: reading could block, or never end
+                raise ResdslError(f"{path} is not a regular file", span, "name a .res file")
+        except OSError as error:  # a name too long, a folder that may not be read
+            raise ResdslError(f"cannot read {path}: {error.strerror or error}", span) from None
         try:
             with path.open("rb") as file:
                 data = file.read(MAX_SOURCE_BYTES + 1)
@@ -69,8 +72,9 @@ class Loader:
         try:
             return parse(text, path)
         except RecursionError:
-            raise ResdslError("the spec nests too deeply to parse", Span(path, 1, 1, 1, 2),
-                              "flatten deeply parenthesized expressions") from None
+            raise ResdslError("the spec is too deep to parse: an expression of thousands of terms, or "
+                              "thousands of nested braces or parentheses", Span(path, 1, 1, 1, 2),
+                              "split long expressions into parameters, and flatten the nesting") from None
 
     def load(self, source: ast.SourceFile, directory: Path, chain: tuple[Path, ...] = ()) -> Namespace:
         """The namespace of a parsed file: its imports, then its own blocks."""
@@ -104,10 +108,17 @@ class Loader:
             if not statement.path.endswith(".res"):
                 raise ResdslError(f"cannot import '{statement.path}': imports name .res files", statement.span,
                                   "import a spec file of blocks, e.g. import \"blocks.res\"")
-            target = (directory / statement.path).resolve()
-            if not target.is_file():
+            try:
+                target = (directory / statement.path).resolve()
+                found = target.is_file()
+            except (OSError, RuntimeError):  # a name too long, a symlink loop
+                found = False
+            if not found:
                 raise ResdslError(f"cannot find '{statement.path}'", statement.span,
                                   "import paths are relative to the folder of the importing file")
+            if target.suffix != ".res":  # a symlink named .res that leads elsewhere
+                raise ResdslError(f"cannot import '{statement.path}': it leads to {target.name}, not a .res file",
+                                  statement.span, "imports name .res files")
         if target in chain:
             cycle = " → ".join(p.name for p in (*chain[chain.index(target):], target))
             raise ResdslError(f"import cycle: {cycle}", statement.span, "move the shared blocks into a third file")

@@ -61,17 +61,21 @@ def lower_network(network: ast.NetworkDef, namespace: Namespace, overrides: Mapp
                 lowering.errors.append(error)
     env = bind_network(network, overrides)
     inputs = [item for item in network.items if isinstance(item, ast.Input)]
+    if input_shape is not None and not isinstance(input_shape, (tuple, list)):
+        raise UsageError(f"input shape {input_shape!r} is not CxHxW", None,
+                         "give it as a tuple of whole numbers, e.g. (3, 224, 224)")
     if not inputs and input_shape is None:
         raise ResdslError(f"network '{network.name}' has no input shape", network.span,
                           "add a line like 'input 3x224x224' before its first layer")
     for extra in inputs[1:]:
         lowering.errors.append(ResdslError("the input shape is given twice", extra.span, "keep one 'input' line"))
-    shape = tuple(input_shape) if input_shape is not None else inputs[0].dims
+    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else inputs[0].dims if inputs else ()
     if any(not isinstance(d, int) or not 1 <= d <= NUMBER_LIMIT for d in shape) or not 1 <= len(shape) <= 3 \
             or prod(shape) > NUMBER_LIMIT:
-        message = f"input shape {ops.format_shape(shape)} is not CxHxW with sizes from 1 to 2**48"
         if input_shape is not None:
-            raise UsageError(message, None, "give the input shape as CxHxW, e.g. 3x224x224")
+            raise UsageError(f"input shape {input_shape!r} is not CxHxW with sizes from 1 to 2**48", None,
+                             "give it as a tuple of whole numbers, e.g. (3, 224, 224)")
+        message = f"input shape {ops.format_shape(shape)} is not CxHxW with sizes from 1 to 2**48"
         raise ResdslError(message, inputs[0].span if inputs else network.span)
     top = [item for item in network.items if not isinstance(item, ast.BlockDef)]
     if inputs and top[0] is not inputs[0]:
