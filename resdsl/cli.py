@@ -120,15 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _load(path: str, args: argparse.Namespace, check_only: bool = False):
     from resdsl.network import check, load
 
-    spec = Path(path)
-    try:
-        if not path or spec.is_dir():
-            raise UsageError(f"{path} is a folder, not a spec", hint=f"name a .res file, e.g. {spec / 'net.res'}")
-        if not spec.is_file():
-            raise UsageError(f"no such file: {path}" if not spec.exists() else f"{path} is not a regular file")
-    except OSError as error:  # a name too long, a folder that may not be read
-        raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
-    return (check if check_only else load)(spec, max_nodes=args.max_nodes, **dict(args.overrides))
+    return (check if check_only else load)(Path(path), max_nodes=args.max_nodes, **dict(args.overrides))
 
 
 def _check(args: argparse.Namespace) -> int:

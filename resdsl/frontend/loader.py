@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from resdsl.errors import ResdslError, Span, did_you_mean
+from resdsl.errors import ResdslError, Span, UsageError, did_you_mean
 from resdsl.frontend import ast
 from resdsl.frontend.parser import parse
 from resdsl.limits import MAX_SOURCE_BYTES
@@ -37,21 +37,22 @@ class Loader:
 
     def read(self, path: Path, span: Span | None = None) -> str:
         """The text of a spec file: at most :data:`MAX_SOURCE_BYTES` read, whatever the file claims
-        to be (``/proc`` files report size 0), UTF-8 with or without a byte order mark."""
+        to be (``/proc`` files report size 0), UTF-8 with or without a byte order mark.
+
+        A file that cannot be opened is a :class:`UsageError` when the user named it (no ``span``), a
+        fault in the importing spec otherwise; what the file holds is always the spec's fault."""
+        unreadable = UsageError if span is None else ResdslError
         try:
-            if path.is_dir():
-                raise ResdslError(f"{path} is a folder, not a spec", span, "name a .res file")
+            if not str(path) or path.is_dir():
+                raise unreadable(f"{path} is a folder, not a spec", span, "name a .res file")
             if path.exists() and not path.is_file():  # a pipe or a device: reading could block, or never end
-                raise ResdslError(f"{path} is not a regular file", span, "name a .res file")
-        except OSError as error:  # a name too long, a folder that may not be read
-            raise ResdslError(f"cannot read {path}: {error.strerror or error}", span) from None
-        try:
+                raise unreadable(f"{path} is not a regular file", span, "name a .res file")
             with path.open("rb") as file:
                 data = file.read(MAX_SOURCE_BYTES + 1)
         except FileNotFoundError:
-            raise ResdslError(f"no such file: {path}", span) from None
-        except OSError as error:
-            raise ResdslError(f"cannot read {path}: {error.strerror or error}", span) from None
+            raise unreadable(f"no such file: {path}", span) from None
+        except OSError as error:  # a name too long, a folder that may not be read
+            raise unreadable(f"cannot read {path}: {error.strerror or error}", span) from None
         if len(data) > MAX_SOURCE_BYTES:
             raise ResdslError(f"{path} is larger than {MAX_SOURCE_BYTES:,} bytes, the most a spec may be", span,
                               "a spec describes a network in a few kilobytes; repeat blocks with 'block(...) * n'")

@@ -317,11 +317,12 @@ class Lowering:
 
 def _bounded(op: ops.Op, in_shapes: list[ops.Shape], shape: ops.Shape) -> None:
     """Tensors stay below :data:`NUMBER_LIMIT` elements: an activation per sample, and the weights."""
-    if prod(shape) > NUMBER_LIMIT:
-        raise ShapeError(f"{op.kind} gives {format_shape(shape)}, {prod(shape):.3g} elements per sample",
+    elements, params = prod(shape), op.params(in_shapes)
+    if elements > NUMBER_LIMIT:
+        raise ShapeError(f"{op.kind} gives {format_shape(shape)}, {elements:.3g} elements per sample",
                          "tensors hold at most 2**48 elements; check the channel counts and upsampling scales")
-    if op.params(in_shapes) > NUMBER_LIMIT:
-        raise ShapeError(f"{op.kind} would have {op.params(in_shapes):.3g} parameters",
+    if params > NUMBER_LIMIT:
+        raise ShapeError(f"{op.kind} would have {params:.3g} parameters",
                          "a layer holds at most 2**48 parameters; check the channel counts")
 
 
