@@ -19,7 +19,7 @@ from resdsl.frontend import ast
 from resdsl.ir import ops
 from resdsl.ir.ops import ShapeError, format_shape
 from resdsl.limits import MAX_ERRORS, MAX_NESTING, MAX_NODES, NUMBER_LIMIT, WORK_PER_NODE
-from resdsl.lower.layers import ALIASES, LAYERS
+from resdsl.ir.layers import ALIASES, LAYERS
 from resdsl.lower.scope import Namespace, Scope, Tensor, aliases_defined
 from resdsl.lower.values import Parameter, Ref, Symbol, bind, describe, evaluate, evaluate_args, integer, number, one_of
 

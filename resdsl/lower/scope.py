@@ -11,7 +11,7 @@ from resdsl.frontend import ast
 from resdsl.frozen import frozen
 from resdsl.ir.ops import Shape
 from resdsl.limits import MAX_NESTING
-from resdsl.lower.layers import LAYERS
+from resdsl.ir.layers import LAYERS
 
 
 @frozen

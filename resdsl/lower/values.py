@@ -13,18 +13,11 @@ from typing import Any, Callable, Union
 from resdsl.errors import ResdslError, Span, did_you_mean
 from resdsl.frontend import ast
 from resdsl.frozen import frozen
+from resdsl.ir.schema import Check, Parameter, Symbol, boolean, describe, integer, number, one_of  # noqa: F401 — re-exported
 from resdsl.limits import NUMBER_LIMIT
 
 #: Bare words that stand for themselves where no parameter of that name is in scope.
 SYMBOLS = frozenset({"auto", "identity", "project", "pad", "avgdown", "global", "nearest", "bilinear"})
-
-
-@frozen
-class Symbol:
-    name: str
-
-    def __str__(self) -> str:
-        return self.name
 
 
 @frozen
@@ -44,12 +37,6 @@ class Ref:
 
 
 Value = Union[int, float, bool, Symbol, Ref]
-
-
-def describe(value: Value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def evaluate(expr: ast.Expr, env: dict[str, Value], namespace: Any = None) -> Value:
@@ -111,56 +98,6 @@ def evaluate_args(args: tuple[ast.Arg, ...], env: dict[str, Value], namespace: A
             seen.add(arg.keyword)
             keywords.append((arg.keyword, value, arg.span))
     return tuple(positional), tuple(keywords)
-
-
-# --- parameters -----------------------------------------------------------------------------------
-
-Check = Callable[[Value], str | None]  # returns what is wrong, or None
-
-
-def integer(minimum: int = 1) -> Check:
-    def check(value: Value) -> str | None:
-        if isinstance(value, float) and not isinstance(value, bool):
-            return f"must be an integer, got {value:g}" + (" (use // for integer division)" if value.is_integer() else "")
-        if isinstance(value, bool) or not isinstance(value, int):
-            return f"must be an integer, got {describe(value)}"
-        if value < minimum:
-            return f"must be at least {minimum}, got {value}"
-        return None
-    return check
-
-
-def number(minimum: float = 0.0, maximum: float | None = None) -> Check:
-    def check(value: Value) -> str | None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"must be a number, got {describe(value)}"
-        if value < minimum or (maximum is not None and value > maximum):
-            return f"must be between {minimum:g} and {maximum:g}, got {value:g}" if maximum is not None \
-                else f"must be at least {minimum:g}, got {value:g}"
-        return None
-    return check
-
-
-def boolean(value: Value) -> str | None:
-    return None if isinstance(value, bool) else f"must be true or false, got {describe(value)}"
-
-
-def one_of(*choices: str, also: Check | None = None) -> Check:
-    def check(value: Value) -> str | None:
-        if isinstance(value, Symbol) and value.name in choices:
-            return None
-        if also is not None and not isinstance(value, Symbol) and also(value) is None:
-            return None
-        return f"must be one of {', '.join(choices)}, got {describe(value)}"
-    return check
-
-
-@frozen
-class Parameter:
-    name: str
-    check: Check | None = None
-    default: Any = None
-    required: bool = False
 
 
 def bind(callee: str, parameters: tuple[Parameter, ...], positional, keywords, span: Span,

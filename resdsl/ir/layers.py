@@ -10,8 +10,8 @@ from typing import Callable
 from resdsl.errors import ResdslError
 from resdsl.frozen import frozen
 from resdsl.ir import ops
-from resdsl.lower.values import Parameter as P
-from resdsl.lower.values import Symbol, Value, boolean, integer, number, one_of
+from resdsl.ir.schema import Parameter as P
+from resdsl.ir.schema import Symbol, Value, boolean, integer, number, one_of
 
 
 @frozen

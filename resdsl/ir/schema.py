@@ -1,0 +1,79 @@
+"""Argument schemas: the parameters a built-in layer takes, their checks and defaults.
+
+Torch-free and independent of lowering, so that an op's definition (:mod:`resdsl.ir.ops`) can state
+its own language name and arguments. A check returns what is wrong with a value, or None:
+
+>>> integer(1)(0), integer(1)(3), one_of("global", also=integer(1))(Symbol("global"))
+('must be at least 1, got 0', None, None)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from resdsl.frozen import frozen
+
+#: A value a spec computes with: int, float, bool, :class:`Symbol` or a lowering's call reference.
+Value = Any
+
+
+@frozen
+class Symbol:
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def describe(value: Value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+Check = Callable[[Value], str | None]  # returns what is wrong, or None
+
+
+def integer(minimum: int = 1) -> Check:
+    def check(value: Value) -> str | None:
+        if isinstance(value, float) and not isinstance(value, bool):
+            return f"must be an integer, got {value:g}" + (" (use // for integer division)" if value.is_integer() else "")
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"must be an integer, got {describe(value)}"
+        if value < minimum:
+            return f"must be at least {minimum}, got {value}"
+        return None
+    return check
+
+
+def number(minimum: float = 0.0, maximum: float | None = None) -> Check:
+    def check(value: Value) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"must be a number, got {describe(value)}"
+        if value < minimum or (maximum is not None and value > maximum):
+            return f"must be between {minimum:g} and {maximum:g}, got {value:g}" if maximum is not None \
+                else f"must be at least {minimum:g}, got {value:g}"
+        return None
+    return check
+
+
+def boolean(value: Value) -> str | None:
+    return None if isinstance(value, bool) else f"must be true or false, got {describe(value)}"
+
+
+def one_of(*choices: str, also: Check | None = None) -> Check:
+    def check(value: Value) -> str | None:
+        if isinstance(value, Symbol) and value.name in choices:
+            return None
+        if also is not None and not isinstance(value, Symbol) and also(value) is None:
+            return None
+        return f"must be one of {', '.join(choices)}, got {describe(value)}"
+    return check
+
+
+@frozen
+class Parameter:
+    name: str
+    check: Check | None = None
+    default: Any = None
+    required: bool = False
