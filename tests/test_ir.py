@@ -25,7 +25,7 @@ def chain() -> nx.DiGraph:
     graph = nx.DiGraph(output="relu")
     graph.add_node("input", op=ops.Input((3, 8, 8)), span=SPAN)
     graph.add_node("conv", op=ops.Conv(4, padding=1), span=SPAN)
-    graph.add_node("relu", op=ops.Activation("relu"), span=SPAN)
+    graph.add_node("relu", op=ops.ReLU(), span=SPAN)
     graph.add_edge("input", "conv", port=0, kind="main")
     graph.add_edge("conv", "relu", port=0, kind="main")
     return graph
@@ -50,7 +50,7 @@ def _second_input(g):
 
 
 def _second_output(g):
-    g.add_node("spare", op=ops.Activation("relu"), span=SPAN)
+    g.add_node("spare", op=ops.ReLU(), span=SPAN)
     g.add_edge("conv", "spare", port=0, kind="main")
 
 

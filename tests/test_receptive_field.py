@@ -13,6 +13,7 @@ import torch
 from torch import fx, nn
 
 import resdsl
+from resdsl.ir import ops
 from conftest import ROOT
 
 LINEAR_ACTIVATIONS = (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.GELU, nn.SiLU)
@@ -38,7 +39,7 @@ def gradient_field(network: resdsl.Network, positions: int) -> int:
     """The widest row extent of input pixels that one pixel of the last spatial map depends on, over
     ``positions`` consecutive pixels from the map's centre."""
     graph = network.graph
-    target = [n for n, d in graph.nodes(data=True) if len(d["shape"]) == 3 and d["op"].kind != "global_avgpool"][-1]
+    target = [n for n, d in graph.nodes(data=True) if len(d["shape"]) == 3 and not isinstance(d["op"], ops.GlobalAvgPool)][-1]
     model = network.to_module().eval().double()
     _linearize(model)
 

@@ -30,33 +30,7 @@ def shape_label(shape: ops.Shape) -> str:
     return "×".join(map(str, shape))
 
 
-def _stride(op) -> str:
-    return f", /{op.stride}" if op.stride > 1 else ""
-
-
-#: op kind → node label
-LABELS = {
-    "input": lambda op: f"input {shape_label(op.shape)}",
-    "conv": lambda op: f"conv {op.kernel}×{op.kernel}, {op.out_channels}{_stride(op)}"
-    + (f", groups {op.groups}" if op.groups > 1 else "") + (f", dilation {op.dilation}" if op.dilation > 1 else ""),
-    "bn": lambda op: "bn",
-    "activation": lambda op: op.function,
-    "maxpool": lambda op: f"maxpool {op.kernel}×{op.kernel}{_stride(op)}",
-    "avgpool": lambda op: f"avgpool {op.kernel}×{op.kernel}{_stride(op)}",
-    "global_avgpool": lambda op: "avgpool global",
-    "flatten": lambda op: "flatten",
-    "linear": lambda op: f"fc {op.out_features}",
-    "dropout": lambda op: f"dropout {op.p:g}",
-    "upsample": lambda op: f"upsample ×{op.scale}" + (" bilinear" if op.mode == "bilinear" else ""),
-    "subsample": lambda op: f"subsample /{op.stride}",
-    "zeropad": lambda op: f"zero-pad to {op.channels}",
-    "scale": lambda op: f"× {op.factor:g}",
-    "add": lambda op: "+",
-    "mul": lambda op: "×",
-    "concat": lambda op: "concat",
-}
-
-#: op family or kind → node style
+#: op family → node style (merges are circles, the input is bare text)
 STYLES = {
     "merge": 'shape=circle, width=0.32, fixedsize=true, fontsize=14, style=filled, fillcolor="#ffffff"',
     "conv": 'shape=box, style="rounded,filled", fillcolor="#dbe9f6"',
@@ -89,10 +63,6 @@ class Unit:
 
 
 def _style(op: ops.Op) -> str:
-    if op.kind in ("add", "mul"):
-        return STYLES["merge"]
-    if op.kind == "input":
-        return STYLES["input"]
     return STYLES.get(op.family, STYLES["other"])
 
 
@@ -114,7 +84,7 @@ def _units(graph: nx.DiGraph, collapse: str) -> tuple[list[Unit], dict[str, str]
             label = f"{graph.graph['blocks'].get(key, key)}\n{key}"
             style = STYLES["block"]
         else:
-            key, label, style = node, LABELS[data["op"].kind](data["op"]), _style(data["op"])
+            key, label, style = node, data["op"].label(), _style(data["op"])
         unit = units.setdefault(key, Unit(key, label, style, data["stage"]))
         unit.members.append(node)
         owner[node] = key

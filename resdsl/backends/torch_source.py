@@ -7,62 +7,72 @@ module; ``forward`` has one line per node. The same spec always gives the same b
 
 from __future__ import annotations
 
+import json
 import keyword
 from pathlib import PurePath
+from typing import Any
 
 import networkx as nx
 
-from resdsl.backends.torch_module import inplace_relu
 from resdsl.ir import ops
 from resdsl.ir.graph import inputs
-from resdsl.ir.ops import Shape
+from resdsl.ir.torch_form import Arg, Call, Init, Module, in_place
+from resdsl.passes.inplace import inplace_relus
+
+#: Python operators, written infix.
+_INFIX = {"operator.add": "+", "operator.mul": "*"}
 
 
-def _conv(op: ops.Conv, shapes: list[Shape]) -> str:
-    extra = "".join(f", {name}={value}" for name, value, default in (
-        ("stride", op.stride, 1), ("padding", op.padding, 0), ("dilation", op.dilation, 1),
-        ("groups", op.groups, 1)) if value != default)
-    return f"nn.Conv2d({shapes[0][0]}, {op.out_channels}, {op.kernel}{extra}, bias={op.bias})"
+def _module(form: Module) -> str:
+    """``nn.Conv2d(64, 128, 3, stride=2, bias=False)``."""
+    args = [repr(arg) for arg in form.args] + [f"{name}={value!r}" for name, value in form.kwargs]
+    return f"nn.{form.name}({', '.join(args)})"
 
 
-def _pool(name: str):
-    def build(op: ops.MaxPool, shapes: list[Shape]) -> str:
-        extra = f", padding={op.padding}" if op.padding else ""
-        extra += ", ceil_mode=True" if op.ceil_mode else ""
-        if name == "AvgPool2d" and not op.count_include_pad:
-            extra += ", count_include_pad=False"
-        return f"nn.{name}({op.kernel}, stride={op.stride}{extra})"
-    return build
+def _expression(arg: Any, variables: list[str]) -> str:
+    """A :class:`Call` or one of its arguments as Python source; inputs are ``variables``."""
+    if isinstance(arg, Arg):
+        return variables[arg.index]
+    if isinstance(arg, Call):
+        args = [_expression(a, variables) for a in arg.args]
+        if arg.function in _INFIX:  # left-nested chains need no parentheses: a + b + c
+            right = arg.args[1]
+            if isinstance(right, Call) and right.function in _INFIX:
+                args[1] = f"({args[1]})"
+            return f" {_INFIX[arg.function]} ".join(args)
+        if arg.function == "operator.getitem":
+            index = arg.args[1]
+            return f"{args[0]}[{', '.join(_expression(i, variables) for i in index) if isinstance(index, tuple) else args[1]}]"
+        return f"{arg.function}({', '.join(args)})"
+    if isinstance(arg, list):
+        return f"[{', '.join(_expression(a, variables) for a in arg)}]"
+    if isinstance(arg, tuple):
+        return f"({', '.join(_expression(a, variables) for a in arg)}{',' if len(arg) == 1 else ''})"
+    if isinstance(arg, slice):
+        bounds = ["" if bound is None else repr(bound) for bound in (arg.start, arg.stop)]
+        return ":".join(bounds if arg.step is None else [*bounds, repr(arg.step)])
+    return repr(arg)
 
 
-_ACTIVATIONS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "gelu": "GELU", "silu": "SiLU"}
-
-#: op kind → constructor expression
-MODULES = {
-    "conv": _conv,
-    "bn": lambda op, s: f"nn.BatchNorm2d({s[0][0]}" + (f", eps={op.eps!r}" if op.eps != 1e-5 else "")
-    + (f", momentum={op.momentum!r}" if op.momentum != 0.1 else "") + ")",
-    "activation": lambda op, s: f"nn.{_ACTIVATIONS[op.function]}()",
-    "maxpool": _pool("MaxPool2d"),
-    "avgpool": _pool("AvgPool2d"),
-    "global_avgpool": lambda op, s: "nn.AdaptiveAvgPool2d(1)",
-    "flatten": lambda op, s: "nn.Flatten(1)",
-    "linear": lambda op, s: f"nn.Linear({s[0][0]}, {op.out_features}" + ("" if op.bias else ", bias=False") + ")",
-    "dropout": lambda op, s: f"nn.Dropout({op.p!r})",
-    "upsample": lambda op, s: f"nn.Upsample(scale_factor={op.scale}, mode={op.mode!r}"
-    + (", align_corners=False" if op.mode == "bilinear" else "") + ")",
-}
-
-#: op kind → expression over the input variables
-FUNCTIONS = {
-    "add": lambda op, s, a: " + ".join(a),
-    "mul": lambda op, s, a: " * ".join(a),
-    "concat": lambda op, s, a: f"torch.cat([{', '.join(a)}], 1)",
-    "scale": lambda op, s, a: f"{a[0]} * {op.factor!r}",
-    "subsample": lambda op, s, a: f"{a[0]}[:, :, ::{op.stride}, ::{op.stride}]",
-    "zeropad": lambda op, s, a: (lambda extra: f"F.pad({a[0]}, (0, 0, 0, 0, {extra // 2}, {extra - extra // 2}))")(
-        op.channels - s[0][0]),
-}
+def _initialization(forms: dict[str, tuple[Init, ...]]) -> list[str]:
+    """The loop that initializes the modules: one branch per initialization, for the ``nn`` classes
+    that use it, in order of first use."""
+    classes: dict[tuple[Init, ...], list[str]] = {}
+    for name, init in forms.items():
+        if init:
+            classes.setdefault(init, []).append(name)
+    lines = []
+    for branch, (init, names) in enumerate(classes.items()):
+        test = f"nn.{names[0]}" if len(names) == 1 else f"({', '.join(f'nn.{name}' for name in names)})"
+        lines.append(f"            {'elif' if branch else 'if'} isinstance(module, {test}):")
+        for step in init:
+            kwargs = "".join(f", {key}={json.dumps(value)}" for key, value in step.kwargs)
+            call = f"nn.init.{step.function}(module.{step.parameter}{kwargs})"
+            if step.optional:
+                lines += [f"                if module.{step.parameter} is not None:", f"                    {call}"]
+            else:
+                lines.append(f"                {call}")
+    return ["        for module in self.modules():  # as torchvision initializes ResNets", *lines] if lines else []
 
 
 _RESERVED = {"x", "self", "torch", "nn", "F", "SPEC"}  # names the generated file itself uses
@@ -112,30 +122,29 @@ def generate_source(graph: nx.DiGraph) -> str:
     """
     nodes = graph.nodes
     variable = _variables(graph)
+    inplace = inplace_relus(graph)
     init = []
+    initialization: dict[str, tuple[Init, ...]] = {}  # nn class → its initialization
     containers: set[str] = set()
     body = []
     for node in graph:
-        op = nodes[node]["op"]
         producers = inputs(graph, node)
-        shapes = [nodes[p]["shape"] for p in producers]
+        form = nodes[node]["op"].torch([nodes[p]["shape"] for p in producers])
         args = [variable[p] for p in producers]
-        if op.kind == "input":
+        if form is None:  # the input: forward's argument
             continue
-        if op.kind in MODULES:
-            constructor = MODULES[op.kind](op, shapes)
-            if op.kind == "activation" and op.function == "relu" and inplace_relu(graph, node):
-                constructor = "nn.ReLU(inplace=True)"
+        if isinstance(form, Module):
             parts = node.split(".")
             for depth in range(1, len(parts)):
                 container = ".".join(parts[:depth])
                 if container not in containers:
                     containers.add(container)
                     init.append(f"        {_access(container)} = nn.ModuleDict()")
-            init.append(f"        {_access(node)} = {constructor}")
+            init.append(f"        {_access(node)} = {_module(in_place(form) if node in inplace else form)}")
+            initialization.setdefault(form.name, form.init)
             expression = f"{_access(node)}({args[0]})"
         else:
-            expression = FUNCTIONS[op.kind](op, shapes, args)
+            expression = _expression(form, args)
         body.append(f"        {variable[node]} = {expression}  # {ops.format_shape(nodes[node]['shape'])}")
     output = variable[graph.graph["output"]]
     shape = ops.format_shape(graph.graph["input_shape"])
@@ -157,14 +166,7 @@ def generate_source(graph: nx.DiGraph) -> str:
         "    def __init__(self) -> None:",
         "        super().__init__()",
         *init,
-        "        for module in self.modules():  # as torchvision initializes ResNets",
-        "            if isinstance(module, nn.Conv2d):",
-        '                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")',
-        "                if module.bias is not None:",
-        "                    nn.init.zeros_(module.bias)",
-        "            elif isinstance(module, nn.BatchNorm2d):",
-        "                nn.init.ones_(module.weight)",
-        "                nn.init.zeros_(module.bias)",
+        *_initialization(initialization),
         "",
         "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
         *body,

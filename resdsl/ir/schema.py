@@ -73,7 +73,21 @@ def one_of(*choices: str, also: Check | None = None) -> Check:
 
 @frozen
 class Parameter:
+    """One argument of a layer or block. ``shown`` is how the docs write a default that lowering
+    computes from other arguments (``dilation * (k // 2)``), where ``default`` is None."""
+
     name: str
     check: Check | None = None
     default: Any = None
     required: bool = False
+    shown: str | None = None
+
+
+@frozen
+class Layer:
+    """How the language writes an op: ``conv(channels, k: 3, ...)``. Its op class builds the op from
+    the bound arguments (:meth:`~resdsl.ir.ops.Op.from_arguments`); ``summary`` is the README's line."""
+
+    name: str
+    parameters: tuple[Parameter, ...]
+    summary: str

@@ -2,12 +2,13 @@
 
 Inference runs the nodes in topological order and frees a tensor after its last use; the peak is the
 largest total of live tensors (the input included; ``flatten`` is a view and allocates nothing).
-Training keeps, for backward, the tensors autograd saves: the input of conv, linear, batch norm,
-max and average pooling, gelu and silu; the output of relu, sigmoid and tanh; both inputs of a
-product; max pooling's int64 indices and dropout's byte mask (CUDA's fused dropout; on the CPU PyTorch
-keeps a mask of the activation dtype instead). Global average pooling keeps nothing: PyTorch computes
-a 1x1 adaptive pooling as a mean. A tensor saved by several ops counts once. Checked, storage by
-storage, against the tensors autograd's saved-tensor hooks see (tests/test_compile.py).
+Training keeps, for backward, the tensors autograd saves, as each op states them
+(:class:`~resdsl.ir.ops.Memory`): the input of conv, linear, batch norm, max and average pooling,
+gelu and silu; the output of relu, sigmoid and tanh; both inputs of a product; max pooling's int64
+indices and dropout's byte mask (CUDA's fused dropout; on the CPU PyTorch keeps a mask of the
+activation dtype instead). Global average pooling keeps nothing: PyTorch computes a 1x1 adaptive
+pooling as a mean. A tensor saved by several ops counts once. Checked, storage by storage, against
+the tensors autograd's saved-tensor hooks see (tests/test_compile.py).
 """
 
 from __future__ import annotations
@@ -18,16 +19,12 @@ import networkx as nx
 
 from resdsl.ir.graph import Topology
 
-_SAVES_INPUT = {"conv", "linear", "bn", "maxpool", "avgpool", "mul"}
-_SAVES_OUTPUT_ACTIVATIONS = {"relu", "sigmoid", "tanh"}
-_VIEWS = {"flatten"}
-
 
 def inference_peak(graph: nx.DiGraph, topology: Topology | None = None) -> int:
     """Peak live activation elements per sample under a topological schedule, freeing after last use."""
     topology = topology or Topology.of(graph)
     remaining = topology.uses()  # uses not yet run
-    size = [0 if data["op"].kind in _VIEWS else prod(data["shape"]) for data in topology.attributes]
+    size = [0 if data["op"].memory.view else prod(data["shape"]) for data in topology.attributes]
     output = topology.output
     live = peak = 0
     for node, producers in enumerate(topology.inputs):
@@ -52,14 +49,12 @@ def training_saved(graph: nx.DiGraph, topology: Topology | None = None) -> tuple
     saved = [False] * len(nodes)
     extra = 0
     for node, (data, producers) in enumerate(zip(nodes, topology.inputs)):
-        op = data["op"]
-        if op.kind in _SAVES_INPUT:
+        memory = data["op"].memory
+        if memory.saves_inputs:
             for producer in producers:
                 saved[producer] = True
-        elif op.kind == "activation":
-            saved[node if op.function in _SAVES_OUTPUT_ACTIVATIONS else producers[0]] = True
-        if op.kind == "maxpool":
-            extra += 8 * prod(data["shape"])  # int64 argmax indices
-        elif op.kind == "dropout":
-            extra += prod(data["shape"])  # bool mask
+        if memory.saves_output:
+            saved[node] = True
+        if memory.extra_bytes:
+            extra += memory.extra_bytes * prod(data["shape"])  # max-pooling indices, dropout masks
     return sum(prod(data["shape"]) for data, kept in zip(nodes, saved) if kept), extra

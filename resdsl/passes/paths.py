@@ -14,7 +14,7 @@ import networkx as nx
 
 from resdsl.frozen import frozen
 from resdsl.ir.graph import Topology
-from resdsl.ir.ops import Op
+from resdsl.ir.ops.base import everywhere, pointwise
 from resdsl.limits import MAX_TRACE_VISITS
 
 MAX_POSITIONS = 1024  # pixel positions traced at most for a receptive field (see receptive_field)
@@ -91,18 +91,18 @@ def receptive_field(graph: nx.DiGraph, topology: Topology | None = None) -> int:
     topology = topology or Topology.of(graph)
     ops = [data["op"] for data in topology.attributes]
     spatial = [node for node, data in enumerate(topology.attributes)
-               if len(data["shape"]) == 3 and data["op"].kind != "global_avgpool"]
+               if len(data["shape"]) == 3 and type(data["op"]).reads is not everywhere]
     last = spatial[-1] if spatial else 0  # the last spatial map; what it reads lies before it
     if last == 0:  # no map, or the input itself
         return 1
     through = list(range(last + 1))  # the nearest producer that is not a pointwise op of one input
     for node in range(1, last + 1):
         producers = topology.inputs[node]
-        if len(producers) == 1 and type(ops[node]).reads is Op.reads:
+        if len(producers) == 1 and type(ops[node]).reads is pointwise:
             through[node] = through[producers[0]]
     traced = [node for node in range(last, 0, -1) if through[node] == node or node == last]
     producers_of = {node: {through[p] for p in topology.inputs[node]} for node in traced}
-    period = prod(op.scale for op in ops if op.kind == "upsample")
+    period = prod(op.period for op in ops)
     positions = min(period, MAX_POSITIONS, max(1, MAX_TRACE_VISITS // len(traced)))
     largest = 0
     for position in range(positions):

@@ -22,12 +22,11 @@ import networkx as nx
 
 from resdsl.frozen import frozen
 from resdsl.ir.graph import Topology, outer_block
-from resdsl.ir.ops import Shape
+from resdsl.ir.ops import MAC_FAMILIES, Input, Shape
 from resdsl.passes.counting import count
 from resdsl.passes.memory import inference_peak, training_saved
 from resdsl.passes.paths import path_summary, receptive_field
 
-MAC_FAMILIES = ("conv", "linear", "norm", "pool", "upsample")
 DTYPE_BYTES = {"fp32": 4, "bf16": 2}
 
 
@@ -87,7 +86,7 @@ def _rows(topology: Topology, key: Callable[[str, dict[str, Any]], str], batch: 
     totals: dict[str, list] = {}  # name → [params, buffers, macs, shape, activations] per sample
     name = total = None
     for node, data in zip(topology.names, topology.attributes):
-        if data["op"].kind == "input":
+        if isinstance(data["op"], Input):
             continue
         shape, row = data["shape"], key(node, data)
         if row != name:  # a row's nodes come in stretches: look it up when a stretch begins
@@ -108,7 +107,7 @@ def _layer_rows(topology: Topology, batch: int) -> list[Row]:
     """One row per node but the input: ``_rows`` keyed by node name, without a dict of every name."""
     return [Row(node, data["params"], data["buffers"], batch * data["macs"], 2 * batch * data["macs"],
                 data["shape"], batch * prod(data["shape"]))
-            for node, data in zip(topology.names, topology.attributes) if data["op"].kind != "input"]
+            for node, data in zip(topology.names, topology.attributes) if not isinstance(data["op"], Input)]
 
 
 def analyze(graph: nx.DiGraph, batch: int = 1) -> Stats:
@@ -125,7 +124,7 @@ def analyze(graph: nx.DiGraph, batch: int = 1) -> Stats:
         buffers += data["buffers"]
         if data["macs"]:
             macs_by_op[data["op"].family] += batch * data["macs"]
-        if data["op"].kind != "input":
+        if not isinstance(data["op"], Input):
             activations += prod(data["shape"])
     macs = sum(macs_by_op.values())
     peak = inference_peak(graph, topology)

@@ -1,0 +1,150 @@
+"""Ops that keep each value where it is: activations, dropout, a constant scale, and flatten."""
+
+from __future__ import annotations
+
+from math import prod
+from typing import ClassVar, Sequence
+
+from resdsl.frozen import frozen
+from resdsl.ir.ops.base import SAVES_INPUT, SAVES_NOTHING, SAVES_OUTPUT, Memory, Op, Shape, nothing, pointwise, \
+    same_shape
+from resdsl.ir.schema import Layer, Value, number
+from resdsl.ir.schema import Parameter as P
+from resdsl.ir.torch_form import Arg, Call, Module
+
+
+class _Activation(Op):
+    """An elementwise nonlinearity with no arguments: ``nn.<module>()``."""
+
+    module: ClassVar[str]
+    family: ClassVar[str] = "other"
+    counting = "nothing counted"
+    output_shape = same_shape
+    params = buffers = macs = nothing
+    reads = pointwise
+
+    @classmethod
+    def from_arguments(cls, a: dict[str, Value]) -> Op:
+        return cls()
+
+    def label(self) -> str:
+        return self.kind
+
+    def torch(self, inputs: Sequence[Shape]) -> Module:
+        return Module(self.module)
+
+
+@frozen
+class ReLU(_Activation):
+    kind: ClassVar[str] = "relu"
+    module: ClassVar[str] = "ReLU"
+    layer = Layer("relu", (), "rectified linear unit, max(x, 0)")
+    memory = SAVES_OUTPUT
+
+
+@frozen
+class Sigmoid(_Activation):
+    kind: ClassVar[str] = "sigmoid"
+    module: ClassVar[str] = "Sigmoid"
+    layer = Layer("sigmoid", (), "logistic sigmoid")
+    memory = SAVES_OUTPUT
+
+
+@frozen
+class Tanh(_Activation):
+    kind: ClassVar[str] = "tanh"
+    module: ClassVar[str] = "Tanh"
+    layer = Layer("tanh", (), "hyperbolic tangent")
+    memory = SAVES_OUTPUT
+
+
+@frozen
+class GELU(_Activation):
+    kind: ClassVar[str] = "gelu"
+    module: ClassVar[str] = "GELU"
+    layer = Layer("gelu", (), "Gaussian error linear unit (exact)")
+    memory = SAVES_INPUT
+
+
+@frozen
+class SiLU(_Activation):
+    kind: ClassVar[str] = "silu"
+    module: ClassVar[str] = "SiLU"
+    layer = Layer("silu", (), "sigmoid linear unit, x · sigmoid(x) (swish)")
+    memory = SAVES_INPUT
+
+
+@frozen
+class Dropout(Op):
+    """Zeroes each element with probability ``p`` in training."""
+
+    p: float = 0.5
+    kind: ClassVar[str] = "dropout"
+    family: ClassVar[str] = "other"
+    layer = Layer("dropout", (P("p", number(0.0, 1.0), 0.5),), "dropout")
+    memory = Memory(extra_bytes=1)
+    counting = "nothing counted"
+    output_shape = same_shape
+    params = buffers = macs = nothing
+    reads = pointwise
+
+    @classmethod
+    def from_arguments(cls, a: dict[str, Value]) -> Dropout:
+        return cls(a["p"])
+
+    def label(self) -> str:
+        return f"dropout {self.p:g}"
+
+    def torch(self, inputs: Sequence[Shape]) -> Module:
+        return Module("Dropout", (self.p,))
+
+
+@frozen
+class Scale(Op):
+    """Multiply by a constant: the residual branch scaling of Inception-ResNet."""
+
+    factor: float
+    kind: ClassVar[str] = "scale"
+    family: ClassVar[str] = "other"
+    layer = Layer("scale", (P("factor", number(-1e9), required=True),), "multiply by a constant")
+    memory = SAVES_NOTHING
+    counting = "nothing counted"
+    output_shape = same_shape
+    params = buffers = macs = nothing
+    reads = pointwise
+
+    @classmethod
+    def from_arguments(cls, a: dict[str, Value]) -> Scale:
+        return cls(a["factor"])
+
+    def label(self) -> str:
+        return f"× {self.factor:g}"
+
+    def torch(self, inputs: Sequence[Shape]) -> Call:
+        return Call("operator.mul", (Arg(0), self.factor))
+
+
+@frozen
+class Flatten(Op):
+    """CxHxW to a vector of C·H·W: a view of its input."""
+
+    kind: ClassVar[str] = "flatten"
+    family: ClassVar[str] = "other"
+    layer = Layer("flatten", (), "CxHxW to a vector")
+    memory = Memory(view=True)
+    counting = "nothing counted"
+    params = buffers = macs = nothing
+    reads = pointwise
+
+    @classmethod
+    def from_arguments(cls, a: dict[str, Value]) -> Flatten:
+        return cls()
+
+    def output_shape(self, inputs: Sequence[Shape]) -> Shape:
+        return (prod(inputs[0]),)
+
+    def label(self) -> str:
+        return "flatten"
+
+    def torch(self, inputs: Sequence[Shape]) -> Module:
+        return Module("Flatten", (1,))

@@ -1,0 +1,89 @@
+"""An op's PyTorch form, as data: what both PyTorch backends build, without importing torch.
+
+An op answers :meth:`~resdsl.ir.ops.Op.torch` with a :class:`Module` (an ``nn`` module and its
+constructor arguments, called on the op's input) or a :class:`Call` (a function applied to its
+inputs). :mod:`resdsl.backends.torch_module` turns the form into a ``torch.fx`` node and
+:mod:`resdsl.backends.torch_source` into a line of Python, so the two cannot disagree.
+
+>>> form = Module("Conv2d", (64, 128, 3), options(("stride", 2, 1), ("padding", 1, 0), ("bias", False, None)))
+>>> form.kwargs
+(('stride', 2), ('padding', 1), ('bias', False))
+>>> Call("operator.add", (Call("operator.add", (Arg(0), Arg(1))), Arg(2))).args[1]
+Arg(index=2)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Union
+
+from resdsl.frozen import frozen
+
+
+@frozen
+class Arg:
+    """The op's ``index``-th input, where a :class:`Call` takes it."""
+
+    index: int
+
+
+@frozen
+class Init:
+    """``nn.init.<function>(module.<parameter>, **kwargs)``: one step of a module's initialization.
+    ``optional``: the parameter may be None (a conv without bias), and is then skipped."""
+
+    parameter: str
+    function: str
+    kwargs: tuple[tuple[str, str], ...] = ()
+    optional: bool = False
+
+
+#: torchvision's ResNet initialization (He et al. 2015, "Delving deep into rectifiers"): written here
+#: once; the in-process module applies it and the generated source spells it out.
+KAIMING_FAN_OUT = (Init("weight", "kaiming_normal_", (("mode", "fan_out"), ("nonlinearity", "relu"))),
+                   Init("bias", "zeros_", optional=True))
+#: Norm layers start as the identity: weight 1, bias 0.
+ONES_ZEROS = (Init("weight", "ones_"), Init("bias", "zeros_"))
+
+
+@frozen
+class Module:
+    """``nn.<name>(*args, **kwargs)``, installed at the node's module path and called on its one input;
+    ``init`` says how the backends initialize its parameters (nothing: PyTorch's own default)."""
+
+    name: str
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+    init: tuple[Init, ...] = ()
+
+
+@frozen
+class Call:
+    """``function(*args)`` on the op's inputs. ``function`` is ``torch.<name>``, ``F.<name>`` (torch's
+    functional module) or ``operator.add``/``mul``/``getitem`` (written ``a + b``, ``a * b``,
+    ``a[index]`` in source). ``args`` hold :class:`Arg` placeholders, nested calls, numbers, tuples,
+    lists and slices."""
+
+    function: str
+    args: tuple[Any, ...]
+
+
+Form = Union[Module, Call]
+
+
+def options(*triples: tuple[str, Any, Any]) -> tuple[tuple[str, Any], ...]:
+    """Keyword arguments ``(name, value, default)`` that differ from their default; a default of
+    None keeps the argument always (it is written even when it equals PyTorch's)."""
+    return tuple((name, value) for name, value, default in triples if default is None or value != default)
+
+
+def chain(function: str, count: int) -> Call:
+    """``function`` folded left over ``count`` inputs: ``(a + b) + c``, as Python evaluates ``a + b + c``."""
+    call = Call(function, (Arg(0), Arg(1)))
+    for index in range(2, count):
+        call = Call(function, (call, Arg(index)))
+    return call
+
+
+def in_place(form: Module) -> Module:
+    """``form`` told to overwrite its input (``nn.ReLU(inplace=True)``); see :mod:`resdsl.passes.inplace`."""
+    return Module(form.name, form.args, (*form.kwargs, ("inplace", True)), form.init)
