@@ -14,7 +14,8 @@ import networkx as nx
 
 from resdsl.frozen import frozen
 from resdsl.ir.graph import Topology
-from resdsl.ir.ops.base import everywhere, pointwise
+from resdsl.ir.ops import GlobalAvgPool
+from resdsl.ir.ops.base import pointwise
 from resdsl.limits import MAX_TRACE_VISITS
 
 MAX_POSITIONS = 1024  # pixel positions traced at most for a receptive field (see receptive_field)
@@ -91,7 +92,7 @@ def receptive_field(graph: nx.DiGraph, topology: Topology | None = None) -> int:
     topology = topology or Topology.of(graph)
     ops = [data["op"] for data in topology.attributes]
     spatial = [node for node, data in enumerate(topology.attributes)
-               if len(data["shape"]) == 3 and type(data["op"]).reads is not everywhere]
+               if len(data["shape"]) == 3 and not isinstance(data["op"], GlobalAvgPool)]
     last = spatial[-1] if spatial else 0  # the last spatial map; what it reads lies before it
     if last == 0:  # no map, or the input itself
         return 1

@@ -61,18 +61,20 @@ def window(size: int, kernel: int, stride: int, padding: int, dilation: int = 1,
 class Memory:
     """What an op costs in activation memory: what autograd saves for backward, and whether its output
     is a view of its input (allocating nothing). ``extra_bytes``: bytes per output element kept
-    besides activations (max pooling's int64 indices: 8; dropout's mask: 1, as CUDA keeps it)."""
+    besides activations, and what they are (max pooling's int64 indices: 8; dropout's mask: 1, as
+    CUDA keeps it)."""
 
     saves_inputs: bool = False
     saves_output: bool = False
     extra_bytes: int = 0
+    extra: str = ""
     view: bool = False
 
     def describe(self) -> str:
         """The README's words for it: ``input``, ``output + 8-byte indices``, ``nothing (a view)``."""
         kept = [word for word, saved in (("input", self.saves_inputs), ("output", self.saves_output)) if saved]
         if self.extra_bytes:
-            kept.append(f"a {self.extra_bytes}-byte {'index' if self.extra_bytes == 8 else 'mask'} per output element")
+            kept.append(f"{self.extra} ({self.extra_bytes} B per output element)")
         return " + ".join(kept) or ("nothing (a view)" if self.view else "nothing")
 
 

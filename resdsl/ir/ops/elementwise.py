@@ -82,7 +82,7 @@ class Dropout(Op):
     kind: ClassVar[str] = "dropout"
     family: ClassVar[str] = "other"
     layer = Layer("dropout", (P("p", number(0.0, 1.0), 0.5),), "dropout")
-    memory = Memory(extra_bytes=1)
+    memory = Memory(extra_bytes=1, extra="a mask")
     counting = "nothing counted"
     output_shape = same_shape
     params = buffers = macs = nothing

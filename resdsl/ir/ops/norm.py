@@ -20,7 +20,7 @@ class BatchNorm(Op):
     momentum: float = 0.1
     kind: ClassVar[str] = "bn"
     family: ClassVar[str] = "norm"
-    layer = Layer("bn", (P("eps", number(0.0), 1e-5), P("momentum", number(0.0, 1.0), 0.1)), "batch normalization")
+    layer = Layer("bn", (P("eps", number(0.0), 1e-5, shown="1e-5"), P("momentum", number(0.0, 1.0), 0.1)), "batch normalization")
     memory = SAVES_INPUT
     counting = "params `2C`, buffers `2C` (running mean and variance); MACs 2 per element (eval mode)"
     reads = pointwise

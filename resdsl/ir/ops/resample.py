@@ -27,7 +27,7 @@ class MaxPool(Op):
     kind: ClassVar[str] = "maxpool"
     family: ClassVar[str] = "pool"
     layer = Layer("maxpool", (P("k", integer(1), required=True), *_POOL), "max pooling")
-    memory = Memory(saves_inputs=True, extra_bytes=8)
+    memory = Memory(saves_inputs=True, extra_bytes=8, extra="int64 indices")
     counting = "nothing counted"
     params = buffers = macs = nothing
 
@@ -120,7 +120,7 @@ class Upsample(Op):
     mode: str = "nearest"  # or "bilinear"
     kind: ClassVar[str] = "upsample"
     family: ClassVar[str] = "upsample"
-    layer = Layer("upsample", (P("scale", integer(1), 2), P("mode", one_of("nearest", "bilinear"), Symbol("nearest"))),
+    layer = Layer("upsample", (P("scale", integer(1), 2), P("mode", one_of("nearest", "bilinear"), Symbol("nearest"), shown="nearest; or bilinear")),
                   "nearest or bilinear upsampling")
     memory = SAVES_NOTHING
     counting = "MACs 1 per output element (nearest), 4 (bilinear)"

@@ -1,0 +1,175 @@
+"""Every op states every fact, and its facts agree with PyTorch: the completeness test of issue #11.
+
+An op missing a fact fails here by name (``test_op_states_fact[GroupNorm-memory]``), before any spec
+uses it. Each op's PyTorch form is built both ways (the in-process module and the generated source
+line) and run: the two agree with each other and with the op's shape, parameter and buffer counts.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+
+import resdsl
+from resdsl.backends import torch_module, torch_source
+from resdsl.ir import ops
+from resdsl.ir.docs import TABLES, regenerate
+from resdsl.ir.layers import LAYERS
+from resdsl.ir.ops.base import Op
+from resdsl.ir.torch_form import Call, Module
+from conftest import ROOT
+
+#: An instance of every op and the input shapes it is tried on; spatial ops get odd sizes and padding.
+EXAMPLES: dict[type[Op], tuple[Op, list[tuple[int, ...]]]] = {
+    ops.Input: (ops.Input((3, 9, 9)), []),
+    ops.Conv: (ops.Conv(8, kernel=3, stride=2, padding=2, dilation=2, groups=2, bias=True), [(4, 9, 11)]),
+    ops.BatchNorm: (ops.BatchNorm(eps=1e-3, momentum=0.2), [(4, 5, 5)]),
+    ops.ReLU: (ops.ReLU(), [(4, 5, 5)]),
+    ops.Sigmoid: (ops.Sigmoid(), [(4, 5, 5)]),
+    ops.Tanh: (ops.Tanh(), [(4, 5, 5)]),
+    ops.GELU: (ops.GELU(), [(4, 5, 5)]),
+    ops.SiLU: (ops.SiLU(), [(4, 5, 5)]),
+    ops.MaxPool: (ops.MaxPool(3, 2, 1, ceil_mode=True), [(4, 10, 9)]),
+    ops.AvgPool: (ops.AvgPool(3, 2, 1, ceil_mode=True, count_include_pad=False), [(4, 10, 9)]),
+    ops.GlobalAvgPool: (ops.GlobalAvgPool(), [(4, 5, 7)]),
+    ops.Flatten: (ops.Flatten(), [(4, 2, 3)]),
+    ops.Linear: (ops.Linear(7, bias=False), [(12,)]),
+    ops.Dropout: (ops.Dropout(0.25), [(4, 5, 5)]),
+    ops.Upsample: (ops.Upsample(3, "bilinear"), [(4, 5, 5)]),
+    ops.Subsample: (ops.Subsample(2), [(4, 5, 7)]),
+    ops.ZeroPad: (ops.ZeroPad(9), [(4, 5, 5)]),
+    ops.Scale: (ops.Scale(-0.25), [(4, 5, 5)]),
+    ops.Add: (ops.Add(), [(4, 5, 5)] * 3),
+    ops.Multiply: (ops.Multiply(), [(4, 5, 5), (4, 1, 1)]),
+    ops.Concat: (ops.Concat(), [(4, 5, 5), (2, 5, 5), (3, 5, 5)]),
+}
+
+
+def _concrete(cls: type[Op]) -> list[type[Op]]:
+    """Every op class defined under resdsl.ir.ops (frozen dataclasses; private bases excluded)."""
+    found = []
+    for sub in cls.__subclasses__():
+        if "__dataclass_fields__" in sub.__dict__:
+            found.append(sub)
+        found.extend(_concrete(sub))
+    return found
+
+
+def test_every_op_is_listed_and_has_an_example() -> None:
+    assert sorted(c.__name__ for c in _concrete(Op)) == sorted(c.__name__ for c in ops.OPS), \
+        "an op class is missing from resdsl.ir.ops.OPS"
+    missing = [op.__name__ for op in ops.OPS if op not in EXAMPLES]
+    assert not missing, f"add an example of {missing} to tests/test_ops.py EXAMPLES"
+
+
+@pytest.mark.parametrize("fact", ops.FACTS)
+@pytest.mark.parametrize("op", ops.OPS, ids=[op.__name__ for op in ops.OPS])
+def test_op_states_fact(op: type[Op], fact: str) -> None:
+    """Stated by the op or a base it chose (``reads = pointwise``), never inherited from Op."""
+    stated = any(fact in klass.__dict__ for klass in op.__mro__ if klass is not Op and issubclass(klass, Op))
+    assert stated, f"{op.__name__} does not state its {fact!r}"
+
+
+@pytest.mark.parametrize("op", ops.OPS, ids=[op.__name__ for op in ops.OPS])
+def test_facts_are_well_formed(op: type[Op]) -> None:
+    instance, shapes = EXAMPLES[op]
+    output = instance.output_shape(shapes)
+    assert op.family in ops.FAMILIES
+    assert isinstance(op.memory, ops.Memory) and op.counting and instance.label()
+    assert op.arity is None and len(shapes) >= 2 or op.arity == len(shapes)
+    for count in (instance.params(shapes), instance.buffers(shapes), instance.macs(shapes, output)):
+        assert type(count) is int and count >= 0
+    if instance.macs(shapes, output):
+        assert op.family in ops.MAC_FAMILIES, f"{op.__name__} counts MACs under family {op.family!r}"
+    if op.layer is not None:
+        assert LAYERS[op.layer.name].build.__self__ is op  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("op", ops.OPS, ids=[op.__name__ for op in ops.OPS])
+def test_reads_repeat_with_the_period(op: type[Op]) -> None:
+    """Shifting the output by ``period`` positions shifts what it reads by a constant: a wrong period
+    (or reads) would make the receptive field's trace over positions miss the widest one."""
+    instance, _ = EXAMPLES[op]
+    period = instance.period
+    shifts = set()
+    for lo in range(-2 * period, 3 * period):
+        here, there = instance.reads(lo, lo), instance.reads(lo + period, lo + period)
+        assert (here is None) == (there is None)
+        if here is not None and there is not None:
+            assert here[1] >= here[0]
+            shifts.add((there[0] - here[0], there[1] - here[1]))
+    assert len(shifts) <= 1 and all(a == b for a, b in shifts), f"{op.__name__} reads do not repeat every {period}"
+
+
+def _run_module(form: Module, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, nn.Module]:
+    """The form built in process and from its generated source line, both run on ``inputs``."""
+    built = torch_module.instantiate(form)
+    written = eval(torch_source._module(form), {"nn": nn})  # noqa: S307 — our own generated constructor
+    written.load_state_dict(built.state_dict())
+    built.eval(), written.eval()
+    return built(inputs[0]), written(inputs[0]), built
+
+
+def _run_call(form: Call, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    graph = fx.Graph()
+    placeholders = [graph.placeholder(f"x{index}") for index in range(len(inputs))]
+    graph.output(torch_module._value(graph, form, placeholders))
+    built = fx.GraphModule(nn.Module(), graph)(*inputs)
+    names = [f"x{index}" for index in range(len(inputs))]
+    written = eval(torch_source._expression(form, names),  # noqa: S307 — our own generated expression
+                   {"torch": torch, "F": F, **dict(zip(names, inputs))})
+    return built, written
+
+
+@pytest.mark.parametrize("op", ops.OPS, ids=[op.__name__ for op in ops.OPS])
+def test_pytorch_form_agrees_with_the_op_and_both_backends(op: type[Op]) -> None:
+    instance, shapes = EXAMPLES[op]
+    form = instance.torch(shapes)
+    if op is ops.Input:
+        assert form is None
+        return
+    torch.manual_seed(0)
+    inputs = [torch.randn(2, *shape) for shape in shapes]
+    params = buffers = 0
+    if isinstance(form, Module):
+        built, written, module = _run_module(form, inputs)
+        params = sum(p.numel() for p in module.parameters())
+        buffers = sum(b.numel() for name, b in module.named_buffers() if not name.endswith("num_batches_tracked"))
+        assert {step.parameter for step in form.init} <= {name for name, _ in module.named_parameters()} | {"bias"}
+    else:
+        assert isinstance(form, Call)
+        built, written = _run_call(form, inputs)
+    torch.testing.assert_close(built, written, rtol=0, atol=0)
+    assert tuple(built.shape) == (2, *instance.output_shape(shapes))
+    assert (params, buffers) == (instance.params(shapes), instance.buffers(shapes))
+
+
+def test_readme_tables_are_generated_from_the_ops() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in TABLES:
+        assert f"<!-- generated: {name} -->" in readme, f"the README lost its generated {name} table"
+    assert readme == regenerate(readme), "README tables are stale: run python -m resdsl.ir.docs README.md"
+    documented = re.findall(r"^\| `([^`]+)` \|", readme, re.MULTILINE)
+    assert set(LAYERS) | {op.kind for op in ops.OPS} <= set(documented)
+
+
+def _spec(calls: str, shape: str = "8x12x12") -> resdsl.Network:
+    return resdsl.load(f"network n {{ input {shape}  {calls} }}")
+
+
+def test_every_layer_lowers_to_its_op() -> None:
+    """Each layer name, written with its defaults, makes its op (or no node: identity)."""
+    required: dict[str, Any] = {"conv": "conv(4)", "maxpool": "maxpool(k: 2)", "avgpool": "avgpool(k: 2)",
+                                "linear": "flatten linear(3)", "zeropad": "zeropad(12)", "scale": "scale(0.5)"}
+    for name, builtin in LAYERS.items():
+        network = _spec(required.get(name, name))
+        kinds = [type(data["op"]) for _, data in network.graph.nodes(data=True)][1:]
+        if name == "identity":
+            assert kinds == []
+        else:
+            assert builtin.build.__self__ in kinds, name  # type: ignore[attr-defined]
