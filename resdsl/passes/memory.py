@@ -47,7 +47,7 @@ def training_saved(graph: nx.DiGraph, topology: Topology | None = None) -> tuple
     topology = topology or Topology.of(graph)
     nodes = topology.attributes
     saved = [False] * len(nodes)
-    extra = 0
+    statistics = extra = 0
     for node, (data, producers) in enumerate(zip(nodes, topology.inputs)):
         memory = data["op"].memory
         if memory.saves_inputs:
@@ -57,4 +57,6 @@ def training_saved(graph: nx.DiGraph, topology: Topology | None = None) -> tuple
             saved[node] = True
         if memory.extra_bytes:
             extra += memory.extra_bytes * prod(data["shape"])  # max-pooling indices, dropout masks
-    return sum(prod(data["shape"]) for data, kept in zip(nodes, saved) if kept), extra
+        if memory.statistics:
+            statistics += memory.statistics(data["op"], [nodes[p]["shape"] for p in producers])
+    return statistics + sum(prod(data["shape"]) for data, kept in zip(nodes, saved) if kept), extra

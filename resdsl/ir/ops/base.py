@@ -9,7 +9,7 @@ a subclass states each one itself or takes a shared answer by name (``reads = po
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 from resdsl.frozen import frozen
 from resdsl.ir.schema import Layer, Value
@@ -62,19 +62,24 @@ class Memory:
     """What an op costs in activation memory: what autograd saves for backward, and whether its output
     is a view of its input (allocating nothing). ``extra_bytes``: bytes per output element kept
     besides activations, and what they are (max pooling's int64 indices: 8; dropout's mask: 1, as
-    CUDA keeps it)."""
+    CUDA keeps it). ``statistics``: activation elements per sample kept besides the tensors, given
+    the op and its input shapes (group norm's mean and 1/std per group), and what they are."""
 
     saves_inputs: bool = False
     saves_output: bool = False
     extra_bytes: int = 0
     extra: str = ""
     view: bool = False
+    statistics: Callable[[Any, Sequence[Shape]], int] | None = None
+    statistics_are: str = ""
 
     def describe(self) -> str:
         """The README's words for it: ``input``, ``output + 8-byte indices``, ``nothing (a view)``."""
         kept = [word for word, saved in (("input", self.saves_inputs), ("output", self.saves_output)) if saved]
         if self.extra_bytes:
             kept.append(f"{self.extra} ({self.extra_bytes} B per output element)")
+        if self.statistics:
+            kept.append(self.statistics_are)
         return " + ".join(kept) or ("nothing (a view)" if self.view else "nothing")
 
 
