@@ -6,6 +6,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.res"))
+#: Specs that exercise ops the examples do not use, checked as the examples are (tests/test_compile.py).
+OP_SPECS = sorted((ROOT / "tests" / "specs").glob("*.res"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

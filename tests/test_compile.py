@@ -12,10 +12,10 @@ from fvcore.nn import FlopCountAnalysis
 from torch.fx.passes.shape_prop import ShapeProp
 
 import resdsl
-from conftest import EXAMPLES, ROOT
+from conftest import EXAMPLES, OP_SPECS, ROOT
 
 
-@pytest.fixture(scope="module", params=EXAMPLES, ids=[p.stem for p in EXAMPLES])
+@pytest.fixture(scope="module", params=[*EXAMPLES, *OP_SPECS], ids=[p.stem for p in [*EXAMPLES, *OP_SPECS]])
 def compiled(request):
     network = resdsl.load(request.param)
     stats = network.stats()
@@ -148,8 +148,8 @@ TRAINING_MEMORY_NETS = {
 }
 
 
-@pytest.mark.parametrize("spec", [*EXAMPLES, *TRAINING_MEMORY_NETS],
-                         ids=[*(p.stem for p in EXAMPLES), *TRAINING_MEMORY_NETS])
+@pytest.mark.parametrize("spec", [*EXAMPLES, *OP_SPECS, *TRAINING_MEMORY_NETS],
+                         ids=[*(p.stem for p in [*EXAMPLES, *OP_SPECS]), *TRAINING_MEMORY_NETS])
 def test_training_memory_is_what_autograd_saves(spec) -> None:
     network = resdsl.load(TRAINING_MEMORY_NETS.get(spec, spec))
     assert network.stats(batch=2).memory["training_bytes"]["fp32"] == saved_for_backward(network, 2)
@@ -175,7 +175,7 @@ def test_merges_of_three_values_compute_what_they_say() -> None:
         torch.testing.assert_close(model(x), modules["conv4"](s) * a * s)
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+@pytest.mark.parametrize("path", [*EXAMPLES, *OP_SPECS], ids=[p.stem for p in [*EXAMPLES, *OP_SPECS]])
 def test_standalone_source_matches_compiled_module(path: Path, tmp_path: Path, monkeypatch) -> None:
     import importlib
 

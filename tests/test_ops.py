@@ -29,6 +29,7 @@ EXAMPLES: dict[type[Op], tuple[Op, list[tuple[int, ...]]]] = {
     ops.Input: (ops.Input((3, 9, 9)), []),
     ops.Conv: (ops.Conv(8, kernel=3, stride=2, padding=2, dilation=2, groups=2, bias=True), [(4, 9, 11)]),
     ops.BatchNorm: (ops.BatchNorm(eps=1e-3, momentum=0.2), [(4, 5, 5)]),
+    ops.GroupNorm: (ops.GroupNorm(2, eps=1e-3), [(4, 5, 5)]),
     ops.ReLU: (ops.ReLU(), [(4, 5, 5)]),
     ops.Sigmoid: (ops.Sigmoid(), [(4, 5, 5)]),
     ops.Tanh: (ops.Tanh(), [(4, 5, 5)]),
@@ -165,7 +166,8 @@ def _spec(calls: str, shape: str = "8x12x12") -> resdsl.Network:
 def test_every_layer_lowers_to_its_op() -> None:
     """Each layer name, written with its defaults, makes its op (or no node: identity)."""
     required: dict[str, Any] = {"conv": "conv(4)", "maxpool": "maxpool(k: 2)", "avgpool": "avgpool(k: 2)",
-                                "linear": "flatten linear(3)", "zeropad": "zeropad(12)", "scale": "scale(0.5)"}
+                                "linear": "flatten linear(3)", "zeropad": "zeropad(12)", "scale": "scale(0.5)",
+                                "groupnorm": "groupnorm(4)"}
     for name, builtin in LAYERS.items():
         network = _spec(required.get(name, name))
         kinds = [type(data["op"]) for _, data in network.graph.nodes(data=True)][1:]
@@ -173,3 +175,8 @@ def test_every_layer_lowers_to_its_op() -> None:
             assert kinds == []
         else:
             assert builtin.build.__self__ in kinds, name  # type: ignore[attr-defined]
+
+
+def test_group_norm_groups_must_divide_the_channels() -> None:
+    with pytest.raises(resdsl.ResdslError, match=r"groupnorm groups=5 must divide the channels \(8\)"):
+        _spec("groupnorm(5)")

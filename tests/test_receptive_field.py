@@ -92,3 +92,14 @@ def test_squeeze_excitation_sees_the_whole_input() -> None:
     _linearize(model)
     model(x)[0, :, 20, 20].sum().backward()
     assert bool((x.grad[0].abs().sum(dim=(0, 2)) > 0).all())
+
+
+def test_group_norm_sees_the_whole_input() -> None:
+    """A group's mean and variance mix all its positions: after a group norm, one pixel reads everything."""
+    network = resdsl.load("network n { input 8x40x40  conv(16) groupnorm(4) relu conv(8) }")
+    assert network.stats().receptive_field == 40
+    x = torch.ones(1, 8, 40, 40, dtype=torch.float64, requires_grad=True)
+    model = network.to_module().eval().double()
+    _linearize(model)
+    model(x + torch.rand_like(x))[0, :, 20, 20].sum().backward()
+    assert bool((x.grad[0].abs().sum(dim=(0, 2)) > 0).all())

@@ -6,8 +6,8 @@ from math import prod
 from typing import ClassVar, Sequence
 
 from resdsl.frozen import frozen
-from resdsl.ir.ops.base import SAVES_INPUT, Op, Shape, nothing, pointwise, spatial
-from resdsl.ir.schema import Layer, Value, number
+from resdsl.ir.ops.base import SAVES_INPUT, Memory, Op, Shape, ShapeError, everywhere, nothing, pointwise, spatial
+from resdsl.ir.schema import Layer, Value, integer, number
 from resdsl.ir.schema import Parameter as P
 from resdsl.ir.torch_form import ONES_ZEROS, Module, options
 
@@ -47,3 +47,49 @@ class BatchNorm(Op):
     def torch(self, inputs: Sequence[Shape]) -> Module:
         return Module("BatchNorm2d", (inputs[0][0],), options(("eps", self.eps, 1e-5), ("momentum", self.momentum, 0.1)),
                       ONES_ZEROS)
+
+
+@frozen
+class GroupNorm(Op):
+    """Group normalization (Wu and He 2018): normalizes each group of ``channels / groups`` channels
+    over its channels and all positions, per sample, with a learnable scale and shift per channel.
+    Independent of the batch, so it has no running statistics.
+
+    >>> GroupNorm(32).output_shape([(256, 14, 14)]), GroupNorm(32).params([(256, 14, 14)])
+    ((256, 14, 14), 512)
+    """
+
+    groups: int
+    eps: float = 1e-5
+    kind: ClassVar[str] = "groupnorm"
+    family: ClassVar[str] = "norm"
+    layer = Layer("groupnorm", (P("groups", integer(1), required=True), P("eps", number(0.0), 1e-5, shown="1e-5")),
+                  "group normalization")
+    memory = Memory(saves_inputs=True, statistics=lambda op, inputs: 2 * op.groups,
+                    statistics_are="mean and 1/std per group")
+    counting = "params `2C`; MACs 5 per element (fvcore's `aten::group_norm` with an affine)"
+    buffers = nothing
+    reads = everywhere  # a group's statistics mix all positions
+
+    @classmethod
+    def from_arguments(cls, a: dict[str, Value]) -> GroupNorm:
+        return cls(a["groups"], a["eps"])
+
+    def output_shape(self, inputs: Sequence[Shape]) -> Shape:
+        channels = spatial("groupnorm", inputs[0])[0]
+        if channels % self.groups:
+            raise ShapeError(f"groupnorm groups={self.groups} must divide the channels ({channels})",
+                             "choose a number of groups that divides the channels, such as 32 or 16")
+        return inputs[0]
+
+    def params(self, inputs: Sequence[Shape]) -> int:
+        return 2 * inputs[0][0]
+
+    def macs(self, inputs: Sequence[Shape], output: Shape) -> int:
+        return 5 * prod(inputs[0])
+
+    def label(self) -> str:
+        return f"groupnorm /{self.groups}"
+
+    def torch(self, inputs: Sequence[Shape]) -> Module:
+        return Module("GroupNorm", (self.groups, inputs[0][0]), options(("eps", self.eps, 1e-5)), ONES_ZEROS)
