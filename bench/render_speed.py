@@ -25,9 +25,9 @@ def main() -> None:
     for name in ("resnet18", "resnet50", "resnet101", "resnet152", "preact_resnet164", "densenet121"):
         graph = resdsl.load(ROOT / "examples" / f"{name}.res").graph
         for collapse in ("none", "blocks"):
-            dot_seconds = timed(lambda: to_dot(graph, collapse))
+            dot_seconds = timed(lambda graph=graph, collapse=collapse: to_dot(graph, collapse))
             drawn = to_dot(graph, collapse).count("tooltip=")
-            svg_seconds = timed(lambda: render(graph, "svg", collapse=collapse))
+            svg_seconds = timed(lambda graph=graph, collapse=collapse: render(graph, "svg", collapse=collapse))
             print(f"{name:<18} {collapse:<8} {len(graph):>6} {drawn:>6} {dot_seconds:>7.3f} {svg_seconds:>7.2f}",
                   flush=True)
 

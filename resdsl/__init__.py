@@ -6,16 +6,28 @@
 25557032
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 from resdsl.errors import ResdslError, Span
 from resdsl.network import Network, check, load
 
+if TYPE_CHECKING:
+    import torch
 
-def compile(source, *, zero_init_residual: bool = False, input_shape=None, **overrides):  # noqa: A001
+    from resdsl.ir.ops import Shape
+
+
+def compile(source: str | Path, *, zero_init_residual: bool = False, input_shape: Shape | None = None,  # noqa: A001
+            **overrides: Any) -> torch.fx.GraphModule:
     """Load a spec and build its PyTorch module (see :meth:`Network.to_module`)."""
     return load(source, input_shape=input_shape, **overrides).to_module(zero_init_residual)
 
 
-def load_weights(model, path, ignore=()):
+def load_weights(model: torch.nn.Module, path: str | Path, ignore: str | Iterable[str] = ()) -> torch.nn.Module:
     """Load a ``.pth`` (weights_only) or ``.safetensors`` checkpoint strictly, skipping keys that match
     ``ignore`` (a glob or a list of globs); see
     :func:`resdsl.backends.torch_tools.load_weights`."""
@@ -24,14 +36,14 @@ def load_weights(model, path, ignore=()):
     return load(model, path, ignore)
 
 
-def freeze(model, *patterns: str) -> int:
+def freeze(model: torch.nn.Module, *patterns: str) -> int:
     """Freeze parameters by stage name, module path or glob; see :func:`resdsl.backends.torch_tools.freeze`."""
     from resdsl.backends.torch_tools import freeze as freeze_
 
     return freeze_(model, *patterns)
 
 
-def optimize(model):
+def optimize(model: torch.nn.Module) -> torch.nn.Module:
     """Inference: batch norm folded into convs, channels_last, ``torch.compile``d."""
     from resdsl.backends.torch_tools import optimize_for_inference
 

@@ -4,14 +4,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from resdsl.errors import ResdslError, UsageError, format_report, printable
 from resdsl.limits import MAX_NODES, NUMBER_LIMIT
+
+if TYPE_CHECKING:
+    from resdsl.network import Network
 
 CONVENTIONS = """\
 conventions:
@@ -117,17 +122,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(path: str, args: argparse.Namespace, check_only: bool = False):
-    from resdsl.network import check, load
+def _load(path: str, args: argparse.Namespace) -> Network:
+    from resdsl.network import load
 
-    return (check if check_only else load)(Path(path), max_nodes=args.max_nodes, **dict(args.overrides))
+    return load(Path(path), max_nodes=args.max_nodes, **dict(args.overrides))
 
 
 def _check(args: argparse.Namespace) -> int:
     """Every file is checked, whatever happens to the others; the exit code is the worst outcome."""
     for path in args.specs:
         try:
-            network = _load(path, args, check_only=True)
+            from resdsl.network import check
+
+            network = check(Path(path), max_nodes=args.max_nodes, **dict(args.overrides))
         except UsageError as error:
             args.outcome = max(args.outcome, 2)
             _usage(args, error)
@@ -269,10 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         args.outcome = 2
-        try:
+        with contextlib.suppress(OSError, AttributeError):
             print(f"resdsl {args.command}: error: cannot write the output: {error.strerror or error}", file=sys.stderr)
-        except (OSError, AttributeError):
-            pass
     return args.outcome
 
 
@@ -285,7 +290,7 @@ def _tolerate_encodings() -> None:
             reconfigure(errors="replace")
 
 
-def _discard_output(*streams) -> None:
+def _discard_output(*streams: Any) -> None:
     """After a failed write, send what is still buffered nowhere, so that exit does not fail again."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -12,7 +12,7 @@ turns it into text::
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from resdsl.frozen import frozen
 from resdsl.limits import MAX_ECHO_WIDTH, MAX_ERRORS_SHOWN

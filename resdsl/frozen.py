@@ -21,8 +21,18 @@ hashing go by type and the fields that take part in comparison.
 from __future__ import annotations
 
 import dataclasses
+import sys
+from collections.abc import Callable
 from operator import attrgetter
-from typing import Any, Callable, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+if TYPE_CHECKING:  # type checkers know it on every Python version
+    from typing_extensions import dataclass_transform
+elif sys.version_info >= (3, 11):
+    from typing import dataclass_transform
+else:  # only type checkers read it
+    def dataclass_transform(**kwargs: Any) -> Callable[[Any], Any]:
+        return lambda function: function
 
 T = TypeVar("T", bound=type)
 
@@ -45,7 +55,9 @@ def _init_source(fields: tuple[dataclasses.Field, ...], namespace: dict[str, Any
     Where instances have a ``__dict__`` (no ``__slots__``), fields are stored in it directly, twice as
     fast as ``object.__setattr__`` (a per-layer row or op of a deep network is made a million times)."""
     store = "    _fields[{name!r}] = {value}" if has_dict else "    _set(self, {name!r}, {value})"
-    positional, keyword, body = [], [], []
+    positional: list[str] = []
+    keyword: list[str] = []
+    body: list[str] = []
     for f in fields:
         if f.default is not _MISSING:
             namespace[f"_default_{f.name}"] = f.default
@@ -103,12 +115,14 @@ _ORDER = {"__lt__": _compare(tuple.__lt__), "__le__": _compare(tuple.__le__),
           "__gt__": _compare(tuple.__gt__), "__ge__": _compare(tuple.__ge__)}
 
 
+# dataclass_transform: type checkers see a frozen dataclass (fields, __init__, immutability).
 @overload
 def frozen(cls: T, /) -> T: ...
 @overload
 def frozen(*, order: bool = False) -> Callable[[T], T]: ...
 
 
+@dataclass_transform(frozen_default=True)
 def frozen(cls: T | None = None, /, *, order: bool = False) -> T | Callable[[T], T]:
     """Make ``cls`` an immutable dataclass; ``order=True`` adds ``<``, ``<=``, ``>``, ``>=`` on the fields."""
     if cls is None:
@@ -116,7 +130,7 @@ def frozen(cls: T | None = None, /, *, order: bool = False) -> T | Callable[[T],
     return _frozen(cls, order)
 
 
-def _frozen(cls: T, order: bool) -> T:
+def _frozen(cls: Any, order: bool) -> Any:
     doc = cls.__doc__
     cls.__doc__ = doc or "-"  # spares dataclasses an inspect.signature() to write a docstring
     cls = dataclasses.dataclass(cls, init=False, repr=False, eq=False)  # fields only: nothing compiled

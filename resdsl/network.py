@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
@@ -60,7 +61,7 @@ class Network:
 
     def with_input(self, input_shape: Shape | None) -> Network:
         """The same spec lowered for another input shape (shortcut decisions may change with it)."""
-        if input_shape is None or isinstance(input_shape, (tuple, list)) and tuple(input_shape) == self.input_shape:
+        if input_shape is None or (isinstance(input_shape, (tuple, list)) and tuple(input_shape) == self.input_shape):
             return self
         graph = _build(self._definition, self._namespace, self._overrides, input_shape, self._max_nodes)
         return Network(graph, self._definition, self._namespace, self._overrides, self.sources, self._max_nodes)
@@ -193,8 +194,9 @@ def _load(source: str | Path, input_shape: Shape | None, max_nodes: int, overrid
         if len(parsed.networks) != 1:
             where = parsed.networks[1].span if parsed.networks else None
             raise ResdslError(
-                f"{parsed.path} defines {len(parsed.networks) or 'no'} network{'s' if len(parsed.networks) != 1 else ''}",
-                where, "a spec holds exactly one 'network NAME { ... }'; blocks may live in other files and be imported")
+                f"{parsed.path} defines {len(parsed.networks) or 'no'} network"
+                f"{'s' if len(parsed.networks) != 1 else ''}", where,
+                "a spec holds exactly one 'network NAME { ... }'; blocks may live in other files and be imported")
         definition = parsed.networks[0]
         graph = _build(definition, namespace, overrides, input_shape, max_nodes)
     except RecursionError:

@@ -27,7 +27,8 @@ def check_writable(path: Path) -> None:
 
 def _check_folder(path: Path) -> None:
     if path.is_dir():
-        raise UsageError(f"-o {path}: that is a folder", hint=f"name a file inside it: -o {path / ('net' + path.suffix)}")
+        raise UsageError(f"-o {path}: that is a folder",
+                         hint=f"name a file inside it: -o {path / ('net' + path.suffix)}")
     parent = path.parent
     if not parent.is_dir():
         raise UsageError(f"-o {path}: no folder {parent}", hint="create the folder first")

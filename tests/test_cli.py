@@ -10,8 +10,8 @@ import sys
 import pytest
 
 import resdsl
-from resdsl.cli import main
 from conftest import ROOT
+from resdsl.cli import main
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

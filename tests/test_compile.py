@@ -241,7 +241,7 @@ def test_load_weights_roundtrip_and_mismatch(tmp_path: Path, suffix: str) -> Non
 def test_pickled_code_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "evil.pth"
     torch.save({"state_dict": {"x": torch.zeros(1)}, "hook": print}, path)  # a callable needs unpickling code
-    with pytest.raises(resdsl.ResdslError, match="weights_only|cannot read"):
+    with pytest.raises(resdsl.ResdslError, match=r"weights_only|cannot read"):
         resdsl.load_weights(resdsl.compile(ROOT / "examples/cifar_resnet20.res"), path)
 
 

@@ -63,11 +63,11 @@ def test_hash_and_immutability():
 def test_order_matches_dataclass():
     ours, theirs = twins({"__annotations__": {"x": "int", "y": "int"}}, order=True)
     pairs = [(2, 1), (1, 5), (1, 2), (3, 0), (1, 2)]
-    as_tuples = lambda points: [(p.x, p.y) for p in sorted(points)]  # noqa: E731
+    as_tuples = lambda points: [(p.x, p.y) for p in sorted(points)]
     assert as_tuples(ours(*p) for p in pairs) == as_tuples(theirs(*p) for p in pairs)
     assert ours(1, 2) <= ours(1, 2) < ours(1, 3) and ours(2, 0) > ours(1, 9) >= ours(1, 9)
     with pytest.raises(TypeError):
-        ours(1, 2) < theirs(1, 2)
+        _ = ours(1, 2) < theirs(1, 2)
 
 
 def test_inheritance_keyword_only_and_pickle():

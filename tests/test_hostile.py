@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 import resdsl
+from conftest import ROOT
 from resdsl.cli import main
 from resdsl.limits import MAX_DRAWN_NODES, MAX_ECHO_WIDTH, MAX_ERRORS_SHOWN, MAX_NESTING, MAX_SOURCE_BYTES
 from resdsl.lower.scope import MODULE_ATTRIBUTES, reserved
-from conftest import ROOT
 
 
 def run(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess[str]:
@@ -54,7 +54,7 @@ def test_generated_source_quotes_the_file_name(tmp_path: Path, monkeypatch, file
     monkeypatch.chdir(tmp_path)
     assert main(["compile", str(spec), "-o", str(tmp_path / "model.py")]) == 0
     module = import_file(tmp_path / "model.py", monkeypatch)
-    assert module.SPEC == file_name
+    assert file_name == module.SPEC
     assert not (tmp_path / "INJECTED").exists()
 
 
@@ -81,7 +81,7 @@ def test_names_either_compile_or_are_refused_with_a_reason(tmp_path: Path, monke
     x = torch.randn(2, 3, 8, 8)
     path = write(tmp_path / "generated.py", network.to_source())
     module = import_file(path, monkeypatch)
-    theirs = getattr(module, "N")().eval()
+    theirs = module.N().eval()
     theirs.load_state_dict(model.state_dict(), strict=True)
     with torch.no_grad():
         torch.testing.assert_close(theirs(x), model(x), rtol=0, atol=0)
@@ -239,10 +239,10 @@ def test_load_weights_ignore_as_a_string_and_loading_nothing(tmp_path: Path, cif
     wide = resdsl.compile(ROOT / "examples/cifar_resnet20.res", classes=100)
     resdsl.load_weights(wide, tmp_path / "w.pth", ignore="fc.*")  # one glob, not its characters
     assert torch.equal(wide.state_dict()["conv1.weight"], cifar.state_dict()["conv1.weight"])
-    with pytest.raises(resdsl.ResdslError, match="nothing to load.*every key is ignored"):
+    with pytest.raises(resdsl.ResdslError, match=r"nothing to load.*every key is ignored"):
         resdsl.load_weights(wide, tmp_path / "w.pth", ignore=["*"])
     torch.save({}, tmp_path / "empty.pth")
-    with pytest.raises(resdsl.ResdslError, match="nothing to load.*holds no tensors"):
+    with pytest.raises(resdsl.ResdslError, match=r"nothing to load.*holds no tensors"):
         resdsl.load_weights(wide, tmp_path / "empty.pth")
 
 
@@ -356,7 +356,7 @@ def test_render_folds_or_refuses_large_diagrams() -> None:
 # --- 11-15. wrong answers -----------------------------------------------------------------------
 
 def test_derived_sizes_are_bounded() -> None:
-    with pytest.raises(resdsl.ResdslError, match="would have 2.53e\\+15 parameters"):
+    with pytest.raises(resdsl.ResdslError, match=r"would have 2.53e\+15 parameters"):
         resdsl.load(TINY.format(body="conv(2**24) conv(2**24)".replace("2**24", str(2**24))))
     with pytest.raises(resdsl.ResdslError, match="elements per sample"):
         resdsl.load(TINY.format(body=f"upsample({2**23}) upsample({2**23})"))

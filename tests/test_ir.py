@@ -10,12 +10,11 @@ import networkx as nx
 import pytest
 
 import resdsl
+from conftest import EXAMPLES
 from resdsl.errors import Span
 from resdsl.ir import ops
 from resdsl.ir.graph import IRError, Topology, inputs, lint
 from resdsl.passes.paths import _sum_of_counts
-
-from conftest import EXAMPLES
 
 SPAN = Span("t.res", 1, 1, 1, 2)
 

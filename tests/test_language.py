@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ def test_parse_gives_frozen_ast_with_spans() -> None:
     tree = parse("network n {\n  input 3x8x8\n  conv(4, k: 1) bn\n}", "x.res")
     layer = tree.networks[0].items[1]
     assert (layer.callee, layer.span.line, layer.span.column) == ("conv", 3, 3)
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         layer.callee = "bn"  # frozen
 
 

@@ -16,13 +16,13 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 import resdsl
+from conftest import ROOT
 from resdsl.backends import torch_module, torch_source
 from resdsl.ir import ops
 from resdsl.ir.docs import TABLES, regenerate
 from resdsl.ir.layers import LAYERS
 from resdsl.ir.ops.base import Op
 from resdsl.ir.torch_form import Call, Module
-from conftest import ROOT
 
 #: An instance of every op and the input shapes it is tried on; spatial ops get odd sizes and padding.
 EXAMPLES: dict[type[Op], tuple[Op, list[tuple[int, ...]]]] = {
@@ -82,7 +82,7 @@ def test_facts_are_well_formed(op: type[Op]) -> None:
     output = instance.output_shape(shapes)
     assert op.family in ops.FAMILIES
     assert isinstance(op.memory, ops.Memory) and op.counting and instance.label()
-    assert op.arity is None and len(shapes) >= 2 or op.arity == len(shapes)
+    assert (op.arity is None and len(shapes) >= 2) or op.arity == len(shapes)
     for count in (instance.params(shapes), instance.buffers(shapes), instance.macs(shapes, output)):
         assert type(count) is int and count >= 0
     if instance.macs(shapes, output):

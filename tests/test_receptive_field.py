@@ -13,8 +13,8 @@ import torch
 from torch import fx, nn
 
 import resdsl
-from resdsl.ir import ops
 from conftest import ROOT
+from resdsl.ir import ops
 
 LINEAR_ACTIVATIONS = (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.GELU, nn.SiLU)
 
@@ -58,7 +58,7 @@ def gradient_field(network: resdsl.Network, positions: int) -> int:
         height, width = capture.target.shape[-2:]
         capture.target[0, :, height // 2 + offset, width // 2].sum().backward()
         rows = (x.grad[0].abs().sum(dim=(0, 2)) > 0).nonzero().flatten()
-        assert 0 < rows.min() and rows.max() < network.input_shape[1] - 1, "the field reaches the border"
+        assert rows.min() > 0 and rows.max() < network.input_shape[1] - 1, "the field reaches the border"
         widest = max(widest, int(rows.max() - rows.min() + 1))
     return widest
 

@@ -11,10 +11,10 @@ import networkx as nx
 import pytest
 
 import resdsl
+from conftest import EXAMPLES, ROOT
 from resdsl.backends.graphviz import quote, render
 from resdsl.cli import main
 from resdsl.ir.ops import format_shape
-from conftest import EXAMPLES, ROOT
 
 NODE = re.compile(r'^\s*(n\d+) \[label=(".*?(?<!\\)"), tooltip=(".*?(?<!\\)")', re.M)
 EDGE = re.compile(r"^\s*(n\d+) -> (n\d+) \[(.*)\];$", re.M)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 
@@ -205,7 +206,7 @@ def to_dot(graph: nx.DiGraph, collapse: str | None = None, direction: str = "TB"
     return "\n".join(lines) + "\n"
 
 
-def render(graph: nx.DiGraph, fmt: str, **options) -> bytes:
+def render(graph: nx.DiGraph, fmt: str, **options: Any) -> bytes:
     """The diagram as ``svg``, ``png``, ``pdf`` or ``dot`` bytes; raises ResdslError without ``dot``.
     Layouts are bounded: at most :data:`~resdsl.limits.MAX_DRAWN_NODES` nodes (``dot`` text has no bound)."""
     if fmt not in FORMATS:
@@ -226,7 +227,7 @@ def render(graph: nx.DiGraph, fmt: str, **options) -> bytes:
         raise ResdslError(f"Graphviz failed: {detail[-1] if detail else error}") from None
 
 
-def render_file(graph: nx.DiGraph, path: str | Path, fmt: str | None = None, **options) -> Path:
+def render_file(graph: nx.DiGraph, path: str | Path, fmt: str | None = None, **options: Any) -> Path:
     """Write the diagram; the format comes from ``fmt`` or the extension. All or nothing."""
     path = Path(path)
     return write_file(path, render(graph, fmt or path.suffix.lstrip(".").lower(), **options))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from resdsl.ir.ops import format_shape
 from resdsl.passes.stats import Stats
@@ -65,7 +65,7 @@ def render(header: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> 
 
 
 def stats_table(stats: Stats, by: str = "stage", exact: bool = False) -> str:
-    h = lambda v: human(v, exact)  # noqa: E731
+    h = lambda v: human(v, exact)
     rows = [[row.name, h(row.params), h(row.buffers), h(row.macs), h(row.flops), format_shape(row.output_shape),
              h(row.activations)] for row in stats.rows(by)]
     rows.append(["total", h(stats.params), h(stats.buffers), h(stats.macs), h(stats.flops),
@@ -75,7 +75,7 @@ def stats_table(stats: Stats, by: str = "stage", exact: bool = False) -> str:
     table_lines.insert(len(table_lines) - 1, table_lines[1])  # a rule above the total
     by_op = ", ".join(f"{family} {h(value)}" for family, value in stats.macs_by_op.items() if value)
     memory = stats.memory
-    hb = lambda v: human_bytes(v, exact)  # noqa: E731
+    hb = lambda v: human_bytes(v, exact)
     summary = [
         f"{stats.name}: {format_shape(stats.input_shape)} → {format_shape(stats.output_shape)}, batch {stats.batch}",
         "",

@@ -9,7 +9,8 @@ writes out. The only module that imports torch, and only when called.
 from __future__ import annotations
 
 import operator
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 

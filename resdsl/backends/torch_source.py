@@ -41,8 +41,9 @@ def _expression(arg: Any, variables: list[str]) -> str:
                 args[1] = f"({args[1]})"
             return f" {_INFIX[arg.function]} ".join(args)
         if arg.function == "operator.getitem":
-            index = arg.args[1]
-            return f"{args[0]}[{', '.join(_expression(i, variables) for i in index) if isinstance(index, tuple) else args[1]}]"
+            index = arg.args[1]  # a tuple index is written bare: x[:, :, ::2, ::2]
+            written = ", ".join(_expression(i, variables) for i in index) if isinstance(index, tuple) else args[1]
+            return f"{args[0]}[{written}]"
         return f"{arg.function}({', '.join(args)})"
     if isinstance(arg, list):
         return f"[{', '.join(_expression(a, variables) for a in arg)}]"

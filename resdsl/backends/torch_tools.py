@@ -4,8 +4,9 @@ for inference, summarize. Imports torch when called."""
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from resdsl.errors import ResdslError
 
@@ -34,9 +35,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
         raise ResdslError(f"cannot read weights from {path}: {reason}",
                           hint="weights are read with torch.load(weights_only=True) or safetensors") from None
-    for key in ("state_dict", "model"):
+    for key in ("state_dict", "model"):  # a training checkpoint: its weights
         if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
+            state = state[key]  # type: ignore[assignment]  # torch.load's stub says dict[str, Tensor]
     if not isinstance(state, dict):
         raise ResdslError(f"{path} holds a {type(state).__name__}, not a state_dict")
     wrong = [f"{key!r}: {type(value).__name__}" for key, value in state.items()
@@ -57,7 +58,7 @@ def load_weights(model: torch.nn.Module, path: str | Path, ignore: str | Iterabl
     >>> resdsl.load_weights(model, "resnet18-f37072fd.pth", ignore=["fc.*"])  # doctest: +SKIP
     """
     patterns = [ignore] if isinstance(ignore, str) else list(ignore)
-    kept = lambda key: not any(fnmatch.fnmatchcase(key, p) for p in patterns)  # noqa: E731
+    kept = lambda key: not any(fnmatch.fnmatchcase(key, p) for p in patterns)
     state = {k: v for k, v in read_state_dict(path).items() if kept(k)}
     expected = {k: v for k, v in model.state_dict().items() if kept(k)}
     if not state or not expected:
@@ -110,7 +111,8 @@ def optimize_for_inference(model: torch.nn.Module) -> torch.nn.Module:
     from torch.fx.experimental.optimization import fuse
 
     fused = fuse(model.eval())
-    return torch.compile(fused.to(memory_format=torch.channels_last))
+    compiled: torch.nn.Module = torch.compile(fused.to(memory_format=torch.channels_last))  # type: ignore[assignment]
+    return compiled  # torch.compile returns a callable wrapper of the module: an nn.Module at run time
 
 
 def summary(model: torch.nn.Module) -> str:

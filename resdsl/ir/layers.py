@@ -6,7 +6,7 @@ one layer without an op: it makes no node.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from resdsl.frozen import frozen
 from resdsl.ir import ops

@@ -9,7 +9,8 @@ its own language name and arguments. A check returns what is wrong with a value,
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from resdsl.frozen import frozen
 
@@ -37,7 +38,8 @@ Check = Callable[[Value], str | None]  # returns what is wrong, or None
 def integer(minimum: int = 1) -> Check:
     def check(value: Value) -> str | None:
         if isinstance(value, float) and not isinstance(value, bool):
-            return f"must be an integer, got {value:g}" + (" (use // for integer division)" if value.is_integer() else "")
+            advice = " (use // for integer division)" if value.is_integer() else ""
+            return f"must be an integer, got {value:g}{advice}"
         if isinstance(value, bool) or not isinstance(value, int):
             return f"must be an integer, got {describe(value)}"
         if value < minimum:

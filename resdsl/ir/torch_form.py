@@ -14,7 +14,7 @@ Arg(index=2)
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 from resdsl.frozen import frozen
 
@@ -67,7 +67,7 @@ class Call:
     args: tuple[Any, ...]
 
 
-Form = Union[Module, Call]
+Form = Module | Call
 
 
 def options(*triples: tuple[str, Any, Any]) -> tuple[tuple[str, Any], ...]:

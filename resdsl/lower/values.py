@@ -8,7 +8,7 @@ instantiated later. Nothing is ever evaluated as Python: expressions are arithme
 from __future__ import annotations
 
 from dataclasses import field
-from typing import Any, Callable, Union
+from typing import Any
 
 from resdsl.errors import ResdslError, Span, did_you_mean
 from resdsl.frontend import ast
@@ -36,7 +36,7 @@ class Ref:
         return f"{self.callee}(...)"
 
 
-Value = Union[int, float, bool, Symbol, Ref]
+Value = int | float | bool | Symbol | Ref
 
 
 def evaluate(expr: ast.Expr, env: dict[str, Value], namespace: Any = None) -> Value:
@@ -51,7 +51,8 @@ def evaluate(expr: ast.Expr, env: dict[str, Value], namespace: Any = None) -> Va
         if namespace is not None and namespace.lookup(expr.id) is not None:
             return Ref(expr.id, (), (), expr.span, expr.span, namespace, bare=True)
         raise ResdslError(f"unknown name '{expr.id}'", expr.span, did_you_mean(expr.id, [*env, *SYMBOLS])
-                          or (f"names in scope: {', '.join(sorted(env))}" if env else "no parameters are in scope here"))
+                          or (f"names in scope: {', '.join(sorted(env))}" if env
+                              else "no parameters are in scope here"))
     if isinstance(expr, ast.Negate):
         value = _number(evaluate(expr.operand, env, namespace), expr.operand.span)
         return -value
@@ -83,8 +84,15 @@ def _arithmetic(expr: ast.BinaryOp, left: int | float, right: int | float) -> in
     return result
 
 
-def evaluate_args(args: tuple[ast.Arg, ...], env: dict[str, Value], namespace: Any = None):
-    positional, keywords, seen = [], [], set()
+Positional = tuple[tuple[Value, Span], ...]
+Keywords = tuple[tuple[str, Value, Span], ...]
+
+
+def evaluate_args(args: tuple[ast.Arg, ...], env: dict[str, Value],
+                  namespace: Any = None) -> tuple[Positional, Keywords]:
+    positional: list[tuple[Value, Span]] = []
+    keywords: list[tuple[str, Value, Span]] = []
+    seen: set[str] = set()
     for arg in args:
         value = evaluate(arg.value, env, namespace)
         if arg.keyword is None:
@@ -100,7 +108,7 @@ def evaluate_args(args: tuple[ast.Arg, ...], env: dict[str, Value], namespace: A
     return tuple(positional), tuple(keywords)
 
 
-def bind(callee: str, parameters: tuple[Parameter, ...], positional, keywords, span: Span,
+def bind(callee: str, parameters: tuple[Parameter, ...], positional: Positional, keywords: Keywords, span: Span,
          aliases: dict[str, str] | None = None) -> dict[str, Value]:
     """Match evaluated arguments to parameters: arity, names, types; defaults filled in."""
     names = [p.name for p in parameters]
@@ -117,7 +125,8 @@ def bind(callee: str, parameters: tuple[Parameter, ...], positional, keywords, s
         if keyword not in names:
             raise ResdslError(f"{callee} has no argument '{keyword}'", arg_span,
                               did_you_mean(keyword, names, aliases)
-                              or (f"its arguments are: {', '.join(names)}" if names else f"{callee} takes no arguments"))
+                              or (f"its arguments are: {', '.join(names)}" if names
+                                  else f"{callee} takes no arguments"))
         if keyword in bound:
             raise ResdslError(f"argument '{keyword}' of {callee} is given twice", arg_span)
         bound[keyword], spans[keyword] = value, arg_span

@@ -19,6 +19,7 @@ from resdsl.ir.ops.base import pointwise
 from resdsl.limits import MAX_TRACE_VISITS
 
 MAX_POSITIONS = 1024  # pixel positions traced at most for a receptive field (see receptive_field)
+_READ = (0, 0)  # a path count no longer needed
 
 
 @frozen
@@ -40,7 +41,7 @@ def path_summary(graph: nx.DiGraph, topology: Topology | None = None) -> PathSum
     topology = topology or Topology.of(graph)
     weights = [int(data["op"].weighted) for data in topology.attributes]
     unread = topology.uses()
-    count: list[tuple[int, int] | None] = [None] * len(weights)
+    count: list[tuple[int, int]] = [_READ] * len(weights)
     shortest = [0] * len(weights)
     longest = [0] * len(weights)
     for node, producers in enumerate(topology.inputs):
@@ -59,7 +60,7 @@ def path_summary(graph: nx.DiGraph, topology: Topology | None = None) -> PathSum
         for producer in producers:
             unread[producer] -= 1
             if not unread[producer]:
-                count[producer] = None
+                count[producer] = _READ  # its last user has it: free the digits
     output = topology.output
     odd, exponent = count[output]
     return PathSummary(odd << exponent, shortest[output], longest[output], sum(weights))

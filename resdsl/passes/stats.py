@@ -13,10 +13,11 @@ Conventions (also in the README and ``resdsl stats --help``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, field
 from functools import lru_cache, partial
 from math import prod
-from typing import Any, Callable
+from typing import Any
 
 import networkx as nx
 
@@ -83,17 +84,18 @@ class Stats:
 
 def _rows(topology: Topology, key: Callable[[str, dict[str, Any]], str], batch: int) -> list[Row]:
     """One row per distinct ``key(node, data)``, in order of first appearance; its shape is its last node's."""
-    totals: dict[str, list] = {}  # name → [params, buffers, macs, shape, activations] per sample
-    name = total = None
+    totals: dict[str, list[Any]] = {}  # name → [params, buffers, macs, shape, activations] per sample
+    name: str | None = None
+    total: list[Any] = []
     for node, data in zip(topology.names, topology.attributes):
         if isinstance(data["op"], Input):
             continue
         shape, row = data["shape"], key(node, data)
         if row != name:  # a row's nodes come in stretches: look it up when a stretch begins
             name = row
-            total = totals.get(name)
-            if total is None:
-                total = totals[name] = [0, 0, 0, shape, 0]
+            if name not in totals:
+                totals[name] = [0, 0, 0, shape, 0]
+            total = totals[name]
         total[0] += data["params"]
         total[1] += data["buffers"]
         total[2] += data["macs"]

@@ -27,8 +27,8 @@ from resdsl.ir.ops.weighted import Conv, Linear
 
 #: Every op, in the order the docs list them.
 OPS: tuple[type[Op], ...] = (
-    Input, Conv, BatchNorm, GroupNorm, ReLU, Sigmoid, Tanh, GELU, SiLU, MaxPool, AvgPool, GlobalAvgPool, Flatten, Linear,
-    Dropout, Upsample, Subsample, ZeroPad, Scale, Add, Multiply, Concat,
+    Input, Conv, BatchNorm, GroupNorm, ReLU, Sigmoid, Tanh, GELU, SiLU, MaxPool, AvgPool, GlobalAvgPool, Flatten,
+    Linear, Dropout, Upsample, Subsample, ZeroPad, Scale, Add, Multiply, Concat,
 )
 
 __all__ = [

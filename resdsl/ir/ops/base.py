@@ -9,7 +9,8 @@ a subclass states each one itself or takes a shared answer by name (``reads = po
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 from resdsl.frozen import frozen
 from resdsl.ir.schema import Layer, Value
@@ -156,7 +157,7 @@ def same_shape(self: Any, inputs: Sequence[Shape]) -> Shape:
     return inputs[0]
 
 
-def nothing(self: Any, *shapes: Any) -> int:
+def nothing(self: Any, inputs: Sequence[Shape], output: Shape | None = None) -> int:
     """No parameters, buffers or MACs."""
     return 0
 

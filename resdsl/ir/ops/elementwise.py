@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from math import prod
-from typing import ClassVar, Sequence
+from typing import ClassVar
 
 from resdsl.frozen import frozen
-from resdsl.ir.ops.base import SAVES_INPUT, SAVES_NOTHING, SAVES_OUTPUT, Memory, Op, Shape, nothing, pointwise, \
-    same_shape
+from resdsl.ir.ops.base import (
+    SAVES_INPUT,
+    SAVES_NOTHING,
+    SAVES_OUTPUT,
+    Memory,
+    Op,
+    Shape,
+    nothing,
+    pointwise,
+    same_shape,
+)
 from resdsl.ir.schema import Layer, Value, number
 from resdsl.ir.schema import Parameter as P
 from resdsl.ir.torch_form import Arg, Call, Module

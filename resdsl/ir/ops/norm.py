@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from math import prod
-from typing import ClassVar, Sequence
+from typing import ClassVar
 
 from resdsl.frozen import frozen
 from resdsl.ir.ops.base import SAVES_INPUT, Memory, Op, Shape, ShapeError, everywhere, nothing, pointwise, spatial
@@ -20,7 +21,8 @@ class BatchNorm(Op):
     momentum: float = 0.1
     kind: ClassVar[str] = "bn"
     family: ClassVar[str] = "norm"
-    layer = Layer("bn", (P("eps", number(0.0), 1e-5, shown="1e-5"), P("momentum", number(0.0, 1.0), 0.1)), "batch normalization")
+    layer = Layer("bn", (P("eps", number(0.0), 1e-5, shown="1e-5"), P("momentum", number(0.0, 1.0), 0.1)),
+                  "batch normalization")
     memory = SAVES_INPUT
     counting = "params `2C`, buffers `2C` (running mean and variance); MACs 2 per element (eval mode)"
     reads = pointwise
@@ -45,8 +47,8 @@ class BatchNorm(Op):
         return "bn"
 
     def torch(self, inputs: Sequence[Shape]) -> Module:
-        return Module("BatchNorm2d", (inputs[0][0],), options(("eps", self.eps, 1e-5), ("momentum", self.momentum, 0.1)),
-                      ONES_ZEROS)
+        arguments = options(("eps", self.eps, 1e-5), ("momentum", self.momentum, 0.1))
+        return Module("BatchNorm2d", (inputs[0][0],), arguments, ONES_ZEROS)
 
 
 @frozen

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from math import prod
-from typing import ClassVar, Sequence
+from typing import ClassVar
 
 from resdsl.errors import ResdslError
 from resdsl.frozen import frozen
-from resdsl.ir.ops.base import SAVES_INPUT, SAVES_NOTHING, Memory, Op, Shape, ShapeError, everywhere, nothing, spatial, \
-    window
+from resdsl.ir.ops.base import (
+    SAVES_INPUT,
+    SAVES_NOTHING,
+    Memory,
+    Op,
+    Shape,
+    ShapeError,
+    everywhere,
+    nothing,
+    spatial,
+    window,
+)
 from resdsl.ir.schema import Layer, Symbol, Value, boolean, integer, one_of
 from resdsl.ir.schema import Parameter as P
 from resdsl.ir.torch_form import Arg, Call, Module, options
@@ -120,8 +131,10 @@ class Upsample(Op):
     mode: str = "nearest"  # or "bilinear"
     kind: ClassVar[str] = "upsample"
     family: ClassVar[str] = "upsample"
-    layer = Layer("upsample", (P("scale", integer(1), 2), P("mode", one_of("nearest", "bilinear"), Symbol("nearest"), shown="nearest; or bilinear")),
-                  "nearest or bilinear upsampling")
+    layer = Layer("upsample", (
+        P("scale", integer(1), 2),
+        P("mode", one_of("nearest", "bilinear"), Symbol("nearest"), shown="nearest; or bilinear"),
+    ), "nearest or bilinear upsampling")
     memory = SAVES_NOTHING
     counting = "MACs 1 per output element (nearest), 4 (bilinear)"
     params = buffers = nothing
@@ -164,7 +177,8 @@ class Subsample(Op):
     stride: int
     kind: ClassVar[str] = "subsample"
     family: ClassVar[str] = "other"
-    layer = Layer("subsample", (P("stride", integer(1), 2),), "keep every stride-th row and column (option A shortcuts)")
+    layer = Layer("subsample", (P("stride", integer(1), 2),),
+                  "keep every stride-th row and column (option A shortcuts)")
     memory = SAVES_NOTHING
     counting = "nothing counted"
     params = buffers = macs = nothing

@@ -3,11 +3,21 @@ option A's channel padding."""
 
 from __future__ import annotations
 
-from typing import ClassVar, Sequence
+from collections.abc import Sequence
+from typing import ClassVar
 
 from resdsl.frozen import frozen
-from resdsl.ir.ops.base import SAVES_INPUT, SAVES_NOTHING, Op, Shape, ShapeError, format_shape, nothing, pointwise, \
-    spatial
+from resdsl.ir.ops.base import (
+    SAVES_INPUT,
+    SAVES_NOTHING,
+    Op,
+    Shape,
+    ShapeError,
+    format_shape,
+    nothing,
+    pointwise,
+    spatial,
+)
 from resdsl.ir.schema import Layer, Value, integer
 from resdsl.ir.schema import Parameter as P
 from resdsl.ir.torch_form import Arg, Call, chain
@@ -121,7 +131,8 @@ class ZeroPad(Op):
     channels: int
     kind: ClassVar[str] = "zeropad"
     family: ClassVar[str] = "other"
-    layer = Layer("zeropad", (P("channels", integer(1), required=True),), "pad channels with zeros (option A shortcuts)")
+    layer = Layer("zeropad", (P("channels", integer(1), required=True),),
+                  "pad channels with zeros (option A shortcuts)")
     memory = SAVES_NOTHING
     counting = "nothing counted"
     params = buffers = macs = nothing

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Sequence
+from collections.abc import Sequence
+from typing import ClassVar
 
 from resdsl.frozen import frozen
 from resdsl.ir.ops.base import SAVES_INPUT, Op, Shape, ShapeError, format_shape, nothing, pointwise, spatial, window
