@@ -14,8 +14,8 @@ so a compiled model's fvcore total equals ours.
 (64, 32, 32)
 >>> Conv(64, kernel=3, padding=1).torch([(3, 32, 32)]).kwargs
 (('padding', 1), ('bias', False))
->>> [op.kind for op in OPS][:4]
-['input', 'conv', 'bn', 'relu']
+>>> [op.kind for op in OPS][:3]
+['input', 'conv', 'bn']
 """
 
 from resdsl.ir.ops.base import FACTS, FAMILIES, MAC_FAMILIES, Memory, Op, Shape, ShapeError, format_shape
