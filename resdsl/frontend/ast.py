@@ -5,8 +5,6 @@ The Lark tree never leaves the frontend; everything after parsing sees these.
 
 from __future__ import annotations
 
-from typing import Union
-
 from resdsl.errors import Span
 from resdsl.frozen import frozen
 
@@ -49,7 +47,7 @@ class CallValue:
     name_span: Span
 
 
-Expr = Union[Number, Name, BinaryOp, Negate, CallValue]
+Expr = Number | Name | BinaryOp | Negate | CallValue
 
 
 @frozen
@@ -115,7 +113,7 @@ class MergeBranches:
     span: Span
 
 
-Step = Union[Layer, Group, Residual, MergeValues, MergeBranches]
+Step = Layer | Group | Residual | MergeValues | MergeBranches
 
 
 # --- network-level statements ---------------------------------------------------------------------
@@ -128,15 +126,31 @@ class Input:
 
 
 @frozen
-class Stage:
-    """``stage layer2 = bottleneck(128) * 4, first(stride: 2)`` or ``stage enc { ... }``."""
+class RepeatStage:
+    """``stage layer2 = bottleneck(128) * 4, first(stride: 2)``: one block called ``repeat`` times (once
+    when no count is written), the first call with the ``first`` arguments overriding its keywords."""
 
     name: str
-    call: Layer | None  # the repeated block (repeat form)
+    callee: str
+    args: tuple[Arg, ...]
+    repeat: Expr | None
     first: tuple[Arg, ...]
-    body: tuple[Step, ...]  # (body form)
+    alias: str | None
+    span: Span  # the whole statement
+    name_span: Span  # the callee's name
+
+
+@frozen
+class BodyStage:
+    """``stage enc1 { double_conv(width) }``: a stage written out step by step."""
+
+    name: str
+    body: tuple[Step, ...]
     alias: str | None
     span: Span
+
+
+Stage = RepeatStage | BodyStage
 
 
 @frozen
@@ -163,7 +177,7 @@ class BlockDef:
     span: Span
 
 
-NetworkItem = Union[BlockDef, Input, Stage, Section, Step]
+NetworkItem = BlockDef | Input | RepeatStage | BodyStage | Section | Step
 
 
 @frozen

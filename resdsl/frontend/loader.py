@@ -3,8 +3,8 @@
 ``import "blocks.res"`` resolves relative to the importing file and names a ``.res`` file: a spec
 reads no other kind of file, so a hostile one cannot make a diagnostic quote one. ``import std`` is
 the standard library shipped in the package (``resdsl/stdlib/std.res``). ``import std (basic,
-bottleneck)`` takes only the named blocks. A file's own blocks shadow imported ones; two imports giving one name differently is
-an error, and so is an import cycle.
+bottleneck)`` takes only the named blocks. A file's own blocks shadow imported ones; two imports
+giving one name differently is an error, and so is an import cycle.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 
 from resdsl.errors import ResdslError, Span, UsageError, did_you_mean
 from resdsl.frontend import ast
+from resdsl.frontend.namespace import Namespace
 from resdsl.frontend.parser import parse
 from resdsl.limits import MAX_SOURCE_BYTES
-from resdsl.lower.scope import Namespace
 
 STDLIB = Path(__file__).resolve().parent.parent / "stdlib" / "std.res"
 

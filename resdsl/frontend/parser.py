@@ -10,12 +10,14 @@ import functools
 import math
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import lark
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark.tree import Meta
 
 from resdsl.errors import ResdslError, Span
 from resdsl.frontend import ast
@@ -69,8 +71,16 @@ SYNTAX_EXAMPLES: dict[str, list[str]] = {
 }
 
 
-def _span(path: str, meta: Any) -> Span:
+def _span(path: str, meta: Meta) -> Span:
+    """Where a rule was written."""
     return Span(path, meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+def _token_span(path: str, token: Token) -> Span:
+    """Where a token was written (a token from the lexer always knows)."""
+    line, column, end_line, end_column = token.line, token.column, token.end_line, token.end_column
+    assert line is not None and column is not None and end_line is not None and end_column is not None
+    return Span(path, line, column, end_line, end_column)
 
 
 def _parser_cache() -> str | bool:
@@ -89,62 +99,73 @@ def _parser_cache() -> str | bool:
     return str(folder / f"parser-lark{lark.__version__}-py{sys.version_info[0]}{sys.version_info[1]}.pickle")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _lark() -> Lark:
     for folder in _GRAMMAR_DIRS:
         grammar = folder / "resdsl.lark"
         if grammar.is_file():
             return Lark(grammar.read_text(encoding="utf-8"), parser="lalr", lexer="basic", propagate_positions=True,
-                        maybe_placeholders=False, cache=_parser_cache(), lexer_callbacks={"NAME": _check_name})
+                        maybe_placeholders=True, cache=_parser_cache(), lexer_callbacks={"NAME": _check_name})
     raise RuntimeError(f"resdsl's grammar is missing: looked in {', '.join(map(str, _GRAMMAR_DIRS))}")
 
 
-class _ToAst(Transformer):
-    """Lark tree → :mod:`resdsl.frontend.ast`. Method names are the grammar's rule names."""
+#: A transformer method marked ``@_node`` takes the rule's position (``meta``) before its children.
+_node = v_args(inline=True, meta=True)
+
+Args = tuple[ast.Arg, ...]
+Body = tuple[ast.Step, ...]
+Params = tuple[ast.Param, ...]
+ImportNames = tuple[tuple[str, Span], ...]
+
+
+def _binary(operator: str) -> Callable[..., ast.BinaryOp]:
+    """The transformer method of a binary operator's rule: ``sum "+" product -> add``."""
+    @_node
+    def method(self: _ToAst, meta: Meta, left: ast.Expr, right: ast.Expr) -> ast.BinaryOp:
+        return ast.BinaryOp(operator, left, right, _span(self.path, meta))
+    return method
+
+
+@v_args(inline=True)
+class _ToAst(Transformer[Token, ast.SourceFile]):
+    """Lark tree → :mod:`resdsl.frontend.ast`: one method per grammar rule (or ``-> name`` alternative),
+    named after it, whose parameters are the rule's children in order. Parsed with
+    ``maybe_placeholders``, an optional ``[part]`` is always there, None when not written; a
+    ``"{" _step* "}" [alias]`` ends the children, so such a method splits them ``*body, alias``."""
 
     def __init__(self, path: str) -> None:
-        super().__init__()
+        super().__init__(visit_tokens=False)  # no method handles a token alone
         self.path = path
 
-    def _tspan(self, token: Token) -> Span:
-        return Span(self.path, token.line, token.column, token.end_line, token.end_column)
-
     # expressions
-    @v_args(meta=True)
-    def int(self, meta, children):
+    @_node
+    def int(self, meta: Meta, digits: Token) -> ast.Number:
         span = _span(self.path, meta)
-        return ast.Number(_integer(str(children[0]), span), span)
+        return ast.Number(_integer(str(digits), span), span)
 
-    @v_args(meta=True)
-    def float(self, meta, children):
-        text, span = str(children[0]), _span(self.path, meta)
+    @_node
+    def float(self, meta: Meta, digits: Token) -> ast.Number:
+        text, span = str(digits), _span(self.path, meta)
         value = float(text)
         if not math.isfinite(value) or value > NUMBER_LIMIT:
             raise _too_large(text, span)
         return ast.Number(value, span)
 
-    @v_args(meta=True)
-    def true(self, meta, children):
+    @_node
+    def true(self, meta: Meta, _word: Token) -> ast.Number:
         return ast.Number(True, _span(self.path, meta))
 
-    @v_args(meta=True)
-    def false(self, meta, children):
+    @_node
+    def false(self, meta: Meta, _word: Token) -> ast.Number:
         return ast.Number(False, _span(self.path, meta))
 
-    @v_args(meta=True)
-    def name(self, meta, children):
-        return ast.Name(str(children[0]), _span(self.path, meta))
+    @_node
+    def name(self, meta: Meta, name: Token) -> ast.Name:
+        return ast.Name(str(name), _span(self.path, meta))
 
-    @v_args(meta=True)
-    def call(self, meta, children):
-        name, args = children
-        return ast.CallValue(str(name), args, _span(self.path, meta), self._tspan(name))
-
-    def _binary(operator):  # noqa: N805 - a factory used in the class body
-        @v_args(meta=True)
-        def method(self, meta, children):
-            return ast.BinaryOp(operator, children[0], children[1], _span(self.path, meta))
-        return method
+    @_node
+    def call(self, meta: Meta, callee: Token, args: Args) -> ast.CallValue:
+        return ast.CallValue(str(callee), args, _span(self.path, meta), _token_span(self.path, callee))
 
     add = _binary("+")
     sub = _binary("-")
@@ -152,147 +173,118 @@ class _ToAst(Transformer):
     truediv = _binary("/")
     floordiv = _binary("//")
     mod = _binary("%")
-    del _binary
 
-    @v_args(meta=True)
-    def neg(self, meta, children):
-        return ast.Negate(children[0], _span(self.path, meta))
+    @_node
+    def neg(self, meta: Meta, operand: ast.Expr) -> ast.Negate:
+        return ast.Negate(operand, _span(self.path, meta))
 
     # arguments
-    def arg_list(self, children):
-        return tuple(children)
+    def arg_list(self, *args: ast.Arg) -> Args:
+        return args
 
-    @v_args(meta=True)
-    def positional(self, meta, children):
-        return ast.Arg(None, children[0], _span(self.path, meta))
+    @_node
+    def positional(self, meta: Meta, value: ast.Expr) -> ast.Arg:
+        return ast.Arg(None, value, _span(self.path, meta))
 
-    @v_args(meta=True)
-    def keyword(self, meta, children):
-        return ast.Arg(str(children[0]), children[1], _span(self.path, meta))
+    @_node
+    def keyword(self, meta: Meta, keyword: Token, value: ast.Expr) -> ast.Arg:
+        return ast.Arg(str(keyword), value, _span(self.path, meta))
+
+    # the optional parts of a step
+    def label(self, name: Token) -> str:
+        return str(name)
+
+    def repeat(self, count: ast.Expr) -> ast.Expr:
+        return count
+
+    def alias(self, name: Token) -> str:
+        return str(name)
+
+    def first(self, args: Args) -> Args:
+        return args
 
     # steps
-    def repeat(self, children):
-        return ("repeat", children[0])
+    @_node
+    def layer(self, meta: Meta, label: str | None, callee: Token, args: Args | None, repeat: ast.Expr | None,
+              alias: str | None) -> ast.Layer:
+        return ast.Layer(str(callee), args or (), label, repeat, alias, _span(self.path, meta),
+                         _token_span(self.path, callee))
 
-    def alias(self, children):
-        return ("alias", str(children[0]))
+    @_node
+    def group(self, meta: Meta, label: Token, *rest: Any) -> ast.Group:
+        *body, alias = rest
+        return ast.Group(str(label), tuple(body), alias, _span(self.path, meta))
 
-    def label(self, children):
-        return ("label", str(children[0]))
+    @_node
+    def residual(self, meta: Meta, args: Args | None, *rest: Any) -> ast.Residual:
+        *body, alias = rest
+        return ast.Residual(args or (), tuple(body), alias, _span(self.path, meta))
 
-    def first(self, children):
-        return ("first", children[0])
+    @_node
+    def merge_values(self, meta: Meta, kind: Token, args: Args, alias: str | None) -> ast.MergeValues:
+        return ast.MergeValues(str(kind), args, alias, _span(self.path, meta))
 
-    @staticmethod
-    def _options(children):
-        """The ("repeat" | "alias" | "label" | "first", value) pairs among a rule's children."""
-        return {key: value for key, value in children if isinstance(key, str)}
+    @_node
+    def merge_branches(self, meta: Meta, kind: Token, *rest: Any) -> ast.MergeBranches:
+        *branches, alias = rest
+        return ast.MergeBranches(str(kind), tuple(branches), alias, _span(self.path, meta))
 
-    @v_args(meta=True)
-    def layer(self, meta, children):
-        name = next(c for c in children if isinstance(c, Token))
-        args = next((c for c in children if type(c) is tuple and (not c or isinstance(c[0], ast.Arg))), ())
-        options = self._options(c for c in children if type(c) is tuple and len(c) == 2 and isinstance(c[0], str))
-        return ast.Layer(str(name), args, options.get("label"), options.get("repeat"), options.get("alias"),
-                         _span(self.path, meta), self._tspan(name))
-
-    @v_args(meta=True)
-    def group(self, meta, children):
-        label, *rest = children
-        alias = self._split_tail(rest)
-        return ast.Group(str(label), tuple(rest), alias, _span(self.path, meta))
-
-    @staticmethod
-    def _split_tail(rest):
-        alias = None
-        if rest and type(rest[-1]) is tuple and len(rest[-1]) == 2 and rest[-1][0] == "alias":
-            alias = rest.pop()[1]
-        return alias
-
-    @v_args(meta=True)
-    def residual(self, meta, children):
-        rest = list(children[1:])
-        alias = self._split_tail(rest)
-        args = rest.pop(0) if rest and type(rest[0]) is tuple else ()
-        return ast.Residual(args, tuple(rest), alias, _span(self.path, meta))
-
-    @v_args(meta=True)
-    def merge_values(self, meta, children):
-        rest = list(children[1:])
-        alias = self._split_tail(rest)
-        return ast.MergeValues(str(children[0]), rest[0], alias, _span(self.path, meta))
-
-    @v_args(meta=True)
-    def merge_branches(self, meta, children):
-        rest = list(children[1:])
-        alias = self._split_tail(rest)
-        return ast.MergeBranches(str(children[0]), tuple(rest), alias, _span(self.path, meta))
-
-    def branch(self, children):
-        return tuple(children)
+    def branch(self, *steps: ast.Step) -> Body:
+        return steps
 
     # network level
-    @v_args(meta=True)
-    def input_stmt(self, meta, children):
+    @_node
+    def input_stmt(self, meta: Meta, shape: Token) -> ast.Input:
         span = _span(self.path, meta)
-        return ast.Input(tuple(_integer(dim, span) for dim in str(children[0]).split("x")), span)
+        return ast.Input(tuple(_integer(dim, span) for dim in str(shape).split("x")), span)
 
-    @v_args(meta=True)
-    def stage_repeat(self, meta, children):
-        name, callee, *rest = children
-        options = self._options(c for c in rest if type(c) is tuple and len(c) == 2 and isinstance(c[0], str))
-        args = next((c for c in rest if type(c) is tuple and (not c or isinstance(c[0], ast.Arg))), ())
-        span = _span(self.path, meta)
-        call = ast.Layer(str(callee), args, None, options.get("repeat"), None, span, self._tspan(callee))
-        return ast.Stage(str(name), call, options.get("first", ()), (), options.get("alias"), span)
+    @_node
+    def repeat_stage(self, meta: Meta, name: Token, callee: Token, args: Args | None, repeat: ast.Expr | None,
+                     first: Args | None, alias: str | None) -> ast.RepeatStage:
+        return ast.RepeatStage(str(name), str(callee), args or (), repeat, first or (), alias,
+                               _span(self.path, meta), _token_span(self.path, callee))
 
-    @v_args(meta=True)
-    def stage_body(self, meta, children):
-        name, *rest = children
-        alias = self._split_tail(rest)
-        return ast.Stage(str(name), None, (), tuple(rest), alias, _span(self.path, meta))
+    @_node
+    def body_stage(self, meta: Meta, name: Token, *rest: Any) -> ast.BodyStage:
+        *body, alias = rest
+        return ast.BodyStage(str(name), tuple(body), alias, _span(self.path, meta))
 
-    @v_args(meta=True)
-    def section(self, meta, children):
-        return ast.Section(str(children[0]), tuple(children[1:]), _span(self.path, meta))
+    @_node
+    def section(self, meta: Meta, kind: Token, *body: ast.Step) -> ast.Section:
+        return ast.Section(str(kind), body, _span(self.path, meta))
 
-    @v_args(meta=True)
-    def param(self, meta, children):
-        return ast.Param(str(children[0]), children[1] if len(children) > 1 else None, _span(self.path, meta))
+    @_node
+    def param(self, meta: Meta, name: Token, default: ast.Expr | None) -> ast.Param:
+        return ast.Param(str(name), default, _span(self.path, meta))
 
-    def param_list(self, children):
-        return tuple(c for c in children if c is not None)
+    def param_list(self, *params: ast.Param) -> Params:
+        return params
 
-    @v_args(meta=True)
-    def block_def(self, meta, children):
-        name, *rest = children
-        params = rest.pop(0) if rest and type(rest[0]) is tuple else ()
-        return ast.BlockDef(str(name), params, tuple(rest), _span(self.path, meta))
+    @_node
+    def block_def(self, meta: Meta, name: Token, params: Params | None, *body: ast.Step) -> ast.BlockDef:
+        return ast.BlockDef(str(name), params or (), body, _span(self.path, meta))
 
-    @v_args(meta=True)
-    def network_def(self, meta, children):
-        name, *rest = children
-        params = rest.pop(0) if rest and type(rest[0]) is tuple else ()
-        return ast.NetworkDef(str(name), params, tuple(rest), _span(self.path, meta))
+    @_node
+    def network_def(self, meta: Meta, name: Token, params: Params | None, *items: ast.NetworkItem) -> ast.NetworkDef:
+        return ast.NetworkDef(str(name), params or (), items, _span(self.path, meta))
 
-    def import_names(self, children):
-        return tuple((str(token), self._tspan(token)) for token in children)
+    def import_names(self, *names: Token) -> ImportNames:
+        return tuple((str(name), _token_span(self.path, name)) for name in names)
 
-    @v_args(meta=True)
-    def import_stmt(self, meta, children):
-        source, *names = children
+    @_node
+    def import_stmt(self, meta: Meta, source: Token, names: ImportNames | None) -> ast.Import:
         path = None if source.type == "STD" else str(source)[1:-1]
         if path is not None and len(path) > MAX_PATH_LENGTH:
             raise ResdslError(f"the import path is {len(path):,} characters long; paths are at most "
-                              f"{MAX_PATH_LENGTH:,}", self._tspan(source))
-        return ast.Import(path, names[0] if names else None, _span(self.path, meta))
+                              f"{MAX_PATH_LENGTH:,}", _token_span(self.path, source))
+        return ast.Import(path, names, _span(self.path, meta))
 
-    def start(self, children):
+    def start(self, *items: ast.Import | ast.BlockDef | ast.NetworkDef) -> ast.SourceFile:
         return ast.SourceFile(
             self.path,
-            tuple(c for c in children if isinstance(c, ast.Import)),
-            tuple(c for c in children if isinstance(c, ast.BlockDef)),
-            tuple(c for c in children if isinstance(c, ast.NetworkDef)),
+            tuple(item for item in items if isinstance(item, ast.Import)),
+            tuple(item for item in items if isinstance(item, ast.BlockDef)),
+            tuple(item for item in items if isinstance(item, ast.NetworkDef)),
         )
 
 
@@ -348,7 +340,7 @@ def _error_key(error: UnexpectedInput) -> tuple:
     return (getattr(state, "position", None), getattr(token, "type", None) or type(error).__name__)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _example_labels() -> dict[tuple, str]:
     """(LALR state, offending token type) → message, learned by parsing :data:`SYNTAX_EXAMPLES`.
 
@@ -376,8 +368,10 @@ def _syntax_error(error: UnexpectedInput, text: str, path: str) -> ResdslError:
         found = f"unexpected {_describe(error.token)}"
         expected = _expected(error.accepts or error.expected)
     elif isinstance(error, UnexpectedCharacters):
+        assert error.pos_in_stream is not None  # the lexer says where it stopped
         found = f"unexpected character {text[error.pos_in_stream]!r}"
-        expected = _expected(error.allowed or set()) or "resdsl specs use letters, digits, _ ( ) { } : , = * / + - % | # and \"\""
+        expected = (_expected(error.allowed or set())
+                    or "resdsl specs use letters, digits, _ ( ) { } : , = * / + - % | # and \"\"")
     else:  # the end of the input
         lines = text.splitlines() or [""]
         line, column = len(lines), len(lines[-1]) + 1
@@ -408,8 +402,7 @@ def parse(text: str, path: str = "<string>") -> ast.SourceFile:
     except _NameTooLong as error:
         token = error.token
         raise ResdslError(f"a name of {len(token):,} characters; names are at most {MAX_NAME_LENGTH}",
-                          Span(path, token.line, token.column, token.end_line, token.end_column),
-                          "names are module paths: keep them short") from None
+                          _token_span(path, token), "names are module paths: keep them short") from None
     try:
         return _ToAst(path).transform(tree)
     except VisitError as error:  # a number too large, or a bug in the transformer

@@ -16,11 +16,12 @@ import networkx as nx
 
 from resdsl.errors import LimitError, ResdslError, Span, TooManyErrors, did_you_mean
 from resdsl.frontend import ast
+from resdsl.frontend.namespace import Namespace
 from resdsl.ir import ops
 from resdsl.ir.ops import ShapeError, format_shape
 from resdsl.limits import MAX_ERRORS, MAX_NESTING, MAX_NODES, NUMBER_LIMIT, WORK_PER_NODE
 from resdsl.ir.layers import ALIASES, LAYERS
-from resdsl.lower.scope import Namespace, Scope, Tensor, aliases_defined
+from resdsl.lower.scope import Scope, Tensor, aliases_defined
 from resdsl.lower.values import Parameter, Ref, Symbol, bind, describe, evaluate, evaluate_args, integer, number, one_of
 
 SHORTCUTS = ("auto", "identity", "project", "pad", "avgdown")

@@ -9,10 +9,11 @@ import networkx as nx
 
 from resdsl.errors import LimitError, ResdslError, UsageError, did_you_mean
 from resdsl.frontend import ast
+from resdsl.frontend.namespace import Namespace
 from resdsl.ir import ops
 from resdsl.limits import MAX_NODES, NUMBER_LIMIT
 from resdsl.lower.lower import Lowering
-from resdsl.lower.scope import Names, Namespace, Scope, Tensor, aliases_defined
+from resdsl.lower.scope import Names, Scope, Tensor, aliases_defined
 from resdsl.lower.values import SYMBOLS, Symbol, evaluate, evaluate_args
 
 
@@ -82,11 +83,11 @@ def lower_network(network: ast.NetworkDef, namespace: Namespace, overrides: Mapp
         lowering.errors.append(ResdslError("'input' must come before the first layer", inputs[0].span))
     later = {}
     for item in top:
-        if isinstance(item, (ast.Stage, ast.Section)):
+        if isinstance(item, (ast.BodyStage, ast.Section)):
             aliases_defined(item.body, later)
         if getattr(item, "alias", None):
             later.setdefault(item.alias, item.span)
-        elif not isinstance(item, (ast.Stage, ast.Section, ast.Input)):
+        elif not isinstance(item, (ast.RepeatStage, ast.BodyStage, ast.Section, ast.Input)):
             aliases_defined((item,), later)
     scope = Scope(prefix="", env=env, namespace=local, names=Names(), values={}, later=later)
     x = Tensor("input", shape)
@@ -96,7 +97,7 @@ def lower_network(network: ast.NetworkDef, namespace: Namespace, overrides: Mapp
         for item in top:
             if isinstance(item, ast.Input):
                 continue
-            if isinstance(item, ast.Stage):
+            if isinstance(item, (ast.RepeatStage, ast.BodyStage)):
                 x = _stage(lowering, scope, item, x)
             elif isinstance(item, ast.Section):
                 x = lowering.steps(scope.with_(stage=item.name), item.body, x)
@@ -118,7 +119,7 @@ def _stage(lowering: Lowering, scope: Scope, stage: ast.Stage, x: Tensor) -> Ten
         lowering.record(error)
         return Tensor(x.node, None)
     inner = scope.child(local, index_mode=True, values=scope.values, later=scope.later, stage=stage.name)
-    if stage.call is None:
+    if isinstance(stage, ast.BodyStage):
         x = lowering.steps(inner, stage.body, x)
     else:
         x = lowering.attempt(lambda: _repeat(lowering, inner, stage, x), x)
@@ -127,21 +128,21 @@ def _stage(lowering: Lowering, scope: Scope, stage: ast.Stage, x: Tensor) -> Ten
     return x
 
 
-def _repeat(lowering: Lowering, scope: Scope, stage: ast.Stage, x: Tensor) -> Tensor:
-    call = stage.call
-    positional, keywords = evaluate_args(call.args, scope.env, scope.namespace)
+def _repeat(lowering: Lowering, scope: Scope, stage: ast.RepeatStage, x: Tensor) -> Tensor:
+    positional, keywords = evaluate_args(stage.args, scope.env, scope.namespace)
     first_positional, first_keywords = evaluate_args(stage.first, scope.env, scope.namespace)
     if first_positional:
         raise ResdslError("first(...) takes keyword arguments", first_positional[0][1],
                           "for example first(stride: 2)")
-    count = lowering.count(scope, call.repeat)
+    count = lowering.count(scope, stage.repeat)
     for index in range(count):
         if index == 0 and first_keywords:
             overridden = {key for key, _, _ in first_keywords}
             kept = tuple(k for k in keywords if k[0] not in overridden)
-            x = lowering.call(scope, scope.namespace, call.callee, positional, kept + first_keywords, call.span,
-                              call.name_span, x)
+            x = lowering.call(scope, scope.namespace, stage.callee, positional, kept + first_keywords, stage.span,
+                              stage.name_span, x)
         else:
-            x = lowering.call(scope, scope.namespace, call.callee, positional, keywords, call.span, call.name_span, x)
+            x = lowering.call(scope, scope.namespace, stage.callee, positional, keywords, stage.span, stage.name_span,
+                              x)
     return x
 
