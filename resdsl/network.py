@@ -13,12 +13,12 @@ import networkx as nx
 from resdsl.errors import ResdslError, UsageError
 from resdsl.frontend import ast
 from resdsl.frontend.loader import Loader
+from resdsl.frontend.namespace import Namespace
 from resdsl.ir.graph import lint
 from resdsl.ir.ops import Shape
 from resdsl.limits import MAX_NODES
 from resdsl.lower.lower import unresolved_calls
 from resdsl.lower.network import lower_network
-from resdsl.lower.scope import Namespace
 from resdsl.passes.shapes import infer_shapes
 
 if TYPE_CHECKING:
@@ -129,7 +129,8 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _build(definition, namespace, overrides, input_shape, max_nodes) -> nx.DiGraph:
+def _build(definition: ast.NetworkDef, namespace: Namespace, overrides: dict[str, Any], input_shape: Shape | None,
+           max_nodes: int) -> nx.DiGraph:
     with _no_cyclic_gc():
         graph = lower_network(definition, namespace, overrides, input_shape, max_nodes)
         lint(graph)

@@ -9,8 +9,10 @@ Errors are collected, not raised one by one: a failed step poisons its value and
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from math import prod
-from typing import Any, Callable
+from typing import Any
 
 import networkx as nx
 
@@ -18,11 +20,24 @@ from resdsl.errors import LimitError, ResdslError, Span, TooManyErrors, did_you_
 from resdsl.frontend import ast
 from resdsl.frontend.namespace import Namespace
 from resdsl.ir import ops
+from resdsl.ir.layers import ALIASES, LAYERS
 from resdsl.ir.ops import ShapeError, format_shape
 from resdsl.limits import MAX_ERRORS, MAX_NESTING, MAX_NODES, NUMBER_LIMIT, WORK_PER_NODE
-from resdsl.ir.layers import ALIASES, LAYERS
 from resdsl.lower.scope import Scope, Tensor, aliases_defined
-from resdsl.lower.values import Parameter, Ref, Symbol, bind, describe, evaluate, evaluate_args, integer, number, one_of
+from resdsl.lower.values import (
+    Keywords,
+    Parameter,
+    Positional,
+    Ref,
+    Symbol,
+    bind,
+    describe,
+    evaluate,
+    evaluate_args,
+    integer,
+    number,
+    one_of,
+)
 
 SHORTCUTS = ("auto", "identity", "project", "pad", "avgdown")
 _RESIDUAL = (
@@ -79,7 +94,8 @@ class Lowering:
         """Keep a fault and go on, up to :data:`MAX_ERRORS` of them."""
         self.errors.append(error)
         if len(self.errors) >= MAX_ERRORS:
-            raise TooManyErrors(f"too many errors: stopped after {MAX_ERRORS}", None, "fix the first ones and check again")
+            raise TooManyErrors(f"too many errors: stopped after {MAX_ERRORS}", None,
+                                "fix the first ones and check again")
 
     # --- nodes ---------------------------------------------------------------------------------
 
@@ -90,8 +106,8 @@ class Lowering:
                              "if that is intended, raise the limit: --max-nodes N (or load(..., max_nodes=N))")
         name = scope.qualify(local)
         shape = None
-        if all(t.shape is not None for t in inputs):
-            in_shapes = [t.shape for t in inputs]
+        in_shapes = [t.shape for t in inputs if t.shape is not None]
+        if len(in_shapes) == len(inputs):
             try:
                 shape = op.output_shape(in_shapes)
                 _bounded(op, in_shapes, shape)
@@ -119,7 +135,7 @@ class Lowering:
     def steps(self, scope: Scope, steps: tuple[ast.Step, ...], x: Tensor) -> Tensor:
         for step in steps:
             self.spend(step.span)
-            x = self.attempt(lambda: _STEPS[type(step)](self, scope, step, x), x)
+            x = self.attempt(partial(_STEPS[type(step)], self, scope, step, x), x)
             if step.alias:
                 self.bind_value(scope, step.alias, x, step.span)
         return x
@@ -147,7 +163,7 @@ class Lowering:
             return 1
         value = evaluate(expr, scope.env)
         problem = integer(1)(value)
-        if problem:
+        if problem or not isinstance(value, int):
             raise ResdslError(f"repetition count {problem}", expr.span,
                               "repeat a block one or more times: block(...) * n")
         if value > self.max_nodes:
@@ -155,7 +171,8 @@ class Lowering:
                              "if that is intended, raise the limit: --max-nodes N (or load(..., max_nodes=N))")
         return value
 
-    def call(self, scope: Scope, namespace: Namespace, callee: str, positional, keywords, span: Span,
+    def call(self, scope: Scope, namespace: Namespace, callee: str, positional: Positional, keywords: Keywords,
+             span: Span,
              name_span: Span, x: Tensor, label: str | None = None) -> Tensor:
         """Apply a built-in layer or instantiate a block on ``x``; ``label`` overrides the automatic name."""
         if callee in LAYERS:
@@ -188,12 +205,13 @@ class Lowering:
         self.graph.graph["blocks"][inner.block] = f"{callee}({', '.join(written)})"
         return self.steps(inner, block.body, x)
 
-    def bind_block(self, block: ast.BlockDef, home: Namespace, positional, keywords, span: Span) -> dict[str, Any]:
+    def bind_block(self, block: ast.BlockDef, home: Namespace, positional: Positional, keywords: Keywords,
+                   span: Span) -> dict[str, Any]:
         unset = object()
         parameters = tuple(Parameter(p.name, None, unset, p.default is None) for p in block.params)
         env = bind(block.name, parameters, positional, keywords, span)
         for param in block.params:  # defaults may use earlier parameters: block b(planes, width = planes)
-            if env[param.name] is unset:
+            if env[param.name] is unset and param.default is not None:
                 env[param.name] = evaluate(param.default, {k: v for k, v in env.items() if v is not unset}, home)
         return env
 
@@ -208,7 +226,7 @@ class Lowering:
         if len(set(nodes)) != len(nodes):
             raise ResdslError(f"{kind} takes the same value twice", span,
                               "each input of a merge must be a different value")
-        op = {"add": ops.Add, "concat": ops.Concat, "mul": ops.Multiply}[kind]()
+        op = ops.MERGES[kind]()
         return self.node(scope, scope.names.automatic(kind, span), op, span, inputs, kinds)
 
     def merge_branches(self, scope: Scope, step: ast.MergeBranches, x: Tensor) -> Tensor:
@@ -229,7 +247,8 @@ class Lowering:
             if name not in scope.values:
                 if name in scope.later:
                     raise ResdslError(f"value '{name}' is used before it is defined (line {scope.later[name].line})",
-                                      arg.span, "a value can only use values defined before it: the graph has no cycles")
+                                      arg.span,
+                                      "a value can only use values defined before it: the graph has no cycles")
                 raise ResdslError(f"unknown value '{name}'", arg.span,
                                   did_you_mean(name, scope.values) or "name a value with 'as NAME' before using it; "
                                   "named values are local to the block or network that defines them")
@@ -255,7 +274,9 @@ class Lowering:
             raise ResdslError("a residual unit needs a main path", step.span, "write its layers inside { ... }")
         main = self.steps(scope, step.body, x)
         if args["scale"] is not None:
-            main = self.node(scope, scope.names.automatic("scale", step.span), ops.Scale(args["scale"]), step.span,
+            factor = args["scale"]
+            assert isinstance(factor, (int, float))  # _RESIDUAL checks it is a number
+            main = self.node(scope, scope.names.automatic("scale", step.span), ops.Scale(factor), step.span,
                              [main])
         shortcut, projection = args["shortcut"], args["projection"]
         if shortcut == Symbol("auto"):  # torchvision's rule: project exactly when the shape changes
@@ -273,9 +294,9 @@ class Lowering:
         else:
             if label is None:
                 label = next(name for name in _shortcut_names() if name not in scope.names.taken)
-            if kind == "block":
+            if isinstance(shortcut, Ref):  # a block as the shortcut
                 positional = shortcut.positional
-                if shortcut.bare and None not in (x.shape, main.shape):
+                if shortcut.bare and x.shape is not None and main.shape is not None:
                     needs = (main.shape[0], _stride(x.shape, main.shape, shortcut.callee, step.span))
                     positional = tuple((value, shortcut.span) for value in needs)
                 skip = self.call(scope.with_(edge_kind="projection"), shortcut.namespace, shortcut.callee,
@@ -311,7 +332,7 @@ class Lowering:
         # pad: option A
         if stride > 1:
             x = self.node(scope, scope.names.automatic("", span), ops.Subsample(stride), span, [x])
-        if x.shape[0] != channels:
+        if x.shape is not None and x.shape[0] != channels:
             x = self.node(scope, scope.names.automatic("", span), ops.ZeroPad(channels), span, [x])
         return x
 
@@ -348,7 +369,7 @@ def _stride(source: ops.Shape, target: ops.Shape, kind: str, span: Span) -> int:
                       "the main path must divide height and width by its stride; pad its convs with k // 2")
 
 
-_STEPS = {
+_STEPS: dict[type, Callable[[Lowering, Scope, Any, Tensor], Tensor]] = {
     ast.Layer: Lowering.layer, ast.Group: Lowering.group, ast.Residual: Lowering.residual,
     ast.MergeValues: Lowering.merge_values, ast.MergeBranches: Lowering.merge_branches,
 }

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from math import prod
-from typing import Any, Mapping
+from typing import Any
 
 import networkx as nx
 
-from resdsl.errors import LimitError, ResdslError, UsageError, did_you_mean
+from resdsl.errors import LimitError, ResdslError, Span, UsageError, did_you_mean
 from resdsl.frontend import ast
 from resdsl.frontend.namespace import Namespace
 from resdsl.ir import ops
@@ -21,7 +22,7 @@ def to_value(key: str, value: Any) -> Any:
     """A Python override (``classes=10``, ``shortcut="pad"``) as a spec value."""
     if isinstance(value, str) and value in SYMBOLS:
         return Symbol(value)
-    if isinstance(value, bool) or isinstance(value, (int, float)) and abs(value) <= NUMBER_LIMIT:
+    if isinstance(value, bool) or (isinstance(value, (int, float)) and abs(value) <= NUMBER_LIMIT):
         return value
     raise UsageError(f"{key}={value!r} is not a value a spec can take", None,
                      f"give a number up to 2**48, true/false, or one of: {', '.join(sorted(SYMBOLS))}")
@@ -81,12 +82,13 @@ def lower_network(network: ast.NetworkDef, namespace: Namespace, overrides: Mapp
     top = [item for item in network.items if not isinstance(item, ast.BlockDef)]
     if inputs and top[0] is not inputs[0]:
         lowering.errors.append(ResdslError("'input' must come before the first layer", inputs[0].span))
-    later = {}
+    later: dict[str, Span] = {}
     for item in top:
         if isinstance(item, (ast.BodyStage, ast.Section)):
             aliases_defined(item.body, later)
-        if getattr(item, "alias", None):
-            later.setdefault(item.alias, item.span)
+        alias = getattr(item, "alias", None)
+        if alias:
+            later.setdefault(alias, item.span)
         elif not isinstance(item, (ast.RepeatStage, ast.BodyStage, ast.Section, ast.Input)):
             aliases_defined((item,), later)
     scope = Scope(prefix="", env=env, namespace=local, names=Names(), values={}, later=later)

@@ -85,8 +85,9 @@ class Names:
     def _check(name: str, span: Span, what: str) -> None:
         why = reserved(name)
         if why:
+            rename = f"{name.strip('_') or 'x'}_"
             raise ResdslError(f"{what}: {why}", span,
-                              f"names become module paths of the compiled model; rename it, e.g. '{name.strip('_') or 'x'}_'")
+                              f"names become module paths of the compiled model; rename it, e.g. '{rename}'")
 
 
 @frozen
@@ -110,7 +111,7 @@ class Scope:
         if self.prefix.count(".") + 1 >= MAX_NESTING:
             raise LimitError(f"modules nest more than {MAX_NESTING} deep ({self.qualify(local)[:60]}…)", span,
                              "groups, stages and blocks inside each other make module paths; flatten them")
-        defaults = dict(prefix=self.qualify(local), names=Names(index_mode), values={}, later={})
+        defaults = {"prefix": self.qualify(local), "names": Names(index_mode), "values": {}, "later": {}}
         return replace(self, **{**defaults, **changes})
 
     def with_(self, **changes: Any) -> Scope:

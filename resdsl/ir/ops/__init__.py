@@ -31,7 +31,10 @@ OPS: tuple[type[Op], ...] = (
     Linear, Dropout, Upsample, Subsample, ZeroPad, Scale, Add, Multiply, Concat,
 )
 
+#: The merges, by the language's keyword (``add { a | b }``, ``concat(x)``, ``mul(...)``).
+MERGES: dict[str, type[Op]] = {op.kind: op for op in (Add, Concat, Multiply)}
+
 __all__ = [
-    "FACTS", "FAMILIES", "MAC_FAMILIES", "OPS", "Memory", "Op", "Shape", "ShapeError", "format_shape",
+    "FACTS", "FAMILIES", "MAC_FAMILIES", "MERGES", "OPS", "Memory", "Op", "Shape", "ShapeError", "format_shape",
     *(op.__name__ for op in OPS),
 ]
