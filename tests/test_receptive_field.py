@@ -84,22 +84,18 @@ def test_receptive_field_equals_gradient_extent(name: str) -> None:
     assert network.stats().receptive_field == gradient_field(network, positions)
 
 
-def test_squeeze_excitation_sees_the_whole_input() -> None:
-    network = resdsl.load("import std (se)\nnetwork n { input 8x40x40  conv(16) se(16, reduction: 4) conv(8) }")
+WHOLE_INPUT = {  # a global pooling or a group's statistics on the way: one pixel reads the whole input
+    "squeeze_excitation": "import std (se)\nnetwork n { input 8x40x40  conv(16) se(16, reduction: 4) conv(8) }",
+    "group_norm": "network n { input 8x40x40  conv(16) groupnorm(4) relu conv(8) }",
+}
+
+
+@pytest.mark.parametrize("name", WHOLE_INPUT)
+def test_field_is_the_whole_input(name: str) -> None:
+    network = resdsl.load(WHOLE_INPUT[name])
     assert network.stats().receptive_field == 40
     x = torch.ones(1, 8, 40, 40, dtype=torch.float64, requires_grad=True)
     model = network.to_module().eval().double()
     _linearize(model)
-    model(x)[0, :, 20, 20].sum().backward()
-    assert bool((x.grad[0].abs().sum(dim=(0, 2)) > 0).all())
-
-
-def test_group_norm_sees_the_whole_input() -> None:
-    """A group's mean and variance mix all its positions: after a group norm, one pixel reads everything."""
-    network = resdsl.load("network n { input 8x40x40  conv(16) groupnorm(4) relu conv(8) }")
-    assert network.stats().receptive_field == 40
-    x = torch.ones(1, 8, 40, 40, dtype=torch.float64, requires_grad=True)
-    model = network.to_module().eval().double()
-    _linearize(model)
-    model(x + torch.rand_like(x))[0, :, 20, 20].sum().backward()
+    model(x + torch.rand_like(x))[0, :, 20, 20].sum().backward()  # noise: a group's variance is not 0
     assert bool((x.grad[0].abs().sum(dim=(0, 2)) > 0).all())
