@@ -18,6 +18,14 @@ class Number:
 
 
 @frozen
+class Size:
+    """``1x7``: a size per spatial axis (an asymmetric kernel, stride or padding; an output size)."""
+
+    dims: tuple[int, ...]
+    span: Span
+
+
+@frozen
 class Name:
     id: str
     span: Span
@@ -47,7 +55,7 @@ class CallValue:
     name_span: Span
 
 
-Expr = Number | Name | BinaryOp | Negate | CallValue
+Expr = Number | Size | Name | BinaryOp | Negate | CallValue
 
 
 @frozen

@@ -152,6 +152,11 @@ class _ToAst(Transformer[Token, ast.SourceFile]):
         return ast.Number(value, span)
 
     @_node
+    def size(self, meta: Meta, shape: Token) -> ast.Size:
+        span = _span(self.path, meta)
+        return ast.Size(tuple(_integer(dim, span) for dim in str(shape).split("x")), span)
+
+    @_node
     def true(self, meta: Meta, _word: Token) -> ast.Number:
         return ast.Number(True, _span(self.path, meta))
 

@@ -29,6 +29,8 @@ class Symbol:
 def describe(value: Value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, tuple):
+        return "x".join(map(str, value))
     return str(value)
 
 
@@ -44,6 +46,25 @@ def integer(minimum: int = 1) -> Check:
             return f"must be an integer, got {describe(value)}"
         if value < minimum:
             return f"must be at least {minimum}, got {value}"
+        return None
+    return check
+
+
+def size(minimum: int = 1, dims: int = 2) -> Check:
+    """An integer, the same along every spatial axis, or one per axis written ``HxW`` (``k: 1x7``).
+
+    >>> size(1)((1, 7)), size(0)(3), size(1)((1, 7, 7)), size(1)((0, 2))
+    (None, None, 'takes one size or 2 written HxW, got 1x7x7', 'must be at least 1, got 0x2')
+    """
+    single = integer(minimum)
+
+    def check(value: Value) -> str | None:
+        if not isinstance(value, tuple):
+            return single(value)
+        if len(value) != dims:
+            return f"takes one size or {dims} written HxW, got {describe(value)}"
+        if min(value) < minimum:
+            return f"must be at least {minimum}, got {describe(value)}"
         return None
     return check
 

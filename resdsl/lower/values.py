@@ -1,8 +1,9 @@
 """Values a spec computes with, and how arguments bind to parameters.
 
-A value is an ``int``, ``float`` or ``bool``, a :class:`Symbol` (``auto``, ``global``, ``nearest``…)
-or a :class:`Ref` — a block or layer written as a value (``shortcut: bias_projection(128, 2)``),
-instantiated later. Nothing is ever evaluated as Python: expressions are arithmetic on these.
+A value is an ``int``, ``float`` or ``bool``, a size (``1x7``: a tuple of ints), a :class:`Symbol`
+(``auto``, ``global``, ``nearest``…) or a :class:`Ref` — a block or layer written as a value
+(``shortcut: bias_projection(128, 2)``), instantiated later.
+Nothing is ever evaluated as Python: expressions are arithmetic on these.
 """
 
 from __future__ import annotations
@@ -36,13 +37,15 @@ class Ref:
         return f"{self.callee}(...)"
 
 
-Value = int | float | bool | Symbol | Ref
+Value = int | float | bool | tuple[int, ...] | Symbol | Ref
 
 
 def evaluate(expr: ast.Expr, env: dict[str, Value], namespace: Any = None) -> Value:
     """The value of an expression; names are parameters in ``env``, else symbols."""
     if isinstance(expr, ast.Number):
         return expr.value
+    if isinstance(expr, ast.Size):
+        return expr.dims
     if isinstance(expr, ast.Name):
         if expr.id in env:
             return env[expr.id]
