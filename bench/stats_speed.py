@@ -54,7 +54,7 @@ def walls(commands: dict[str, list[str]], repeat: dict[str, int]) -> dict[str, l
 
 def deep_spec(blocks: int) -> str:
     return ("import std (basic)\nnetwork deep { input 16x8x8\n"
-            f"  stage body = basic(16) * {blocks}\n  head {{ avgpool(global) flatten linear(10) }}\n}}\n")
+            f"  stage body: basic(16) * {blocks}\n  stage head {{ avgpool(global) flatten linear(10) }}\n}}\n")
 
 
 def scaling(path: Path, blocks: int) -> tuple[int, float, float, float]:

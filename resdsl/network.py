@@ -53,7 +53,13 @@ class Network:
 
     @property
     def output_shape(self) -> Shape:
-        return self.graph.nodes[self.graph.graph["output"]]["shape"]
+        """The first output's shape (the only one's, in most networks)."""
+        return next(iter(self.output_shapes.values()))
+
+    @property
+    def output_shapes(self) -> dict[str, Shape]:
+        """Each output's shape, by name, in the order the compiled module returns them."""
+        return {name: self.graph.nodes[node]["shape"] for name, node in self.graph.graph["outputs"].items()}
 
     @property
     def path(self) -> str:
@@ -108,7 +114,9 @@ class Network:
 
     def __repr__(self) -> str:
         shape = "x".join(map(str, self.input_shape))
-        out = "x".join(map(str, self.output_shape))
+        shapes = self.output_shapes
+        out = "x".join(map(str, self.output_shape)) if len(shapes) == 1 else \
+            ", ".join(f"{name} {'x'.join(map(str, shape))}" for name, shape in shapes.items())
         return f"<Network {self.name}: {shape} → {out}, {len(self.graph)} nodes>"
 
 
@@ -160,7 +168,7 @@ def load(source: str | Path, *, input_shape: Shape | None = None, max_nodes: int
     """Parse, lower and shape-check a spec given as a path or as text; keyword arguments override
     network parameters.
 
-    >>> net = load("network tiny(classes = 10) { input 3x32x32  conv(16) bn relu "
+    >>> net = load("network tiny(classes: 10) { input 3x32x32  conv(16) bn relu "
     ...            "avgpool(global) flatten linear(classes) }", classes=5)
     >>> net.output_shape
     (5,)

@@ -148,9 +148,9 @@ def specs(draw) -> str:
     imports = draw(pick(["", "", "import std\n", "import std (basic, se)\n"],
                         ['import "/etc/passwd"\n', 'import "missing.res"\n']))
     shape = draw(pick(["3x8x8", "4x6x6", "8x5x5", "2x1x1", "3x9x7"], ["3x8x8x8", "0x8x8", "1x99999999x99999999"]))
-    header = draw(st.sampled_from(["network n", "network n(n = 2)", "network net(c = 4, n = 1)", "network none"]))
+    header = draw(st.sampled_from(["network n", "network n(n: 2)", "network net(c: 4, n: 1)", "network none"]))
     body = draw(network_items())
-    tail = draw(st.sampled_from(["", "", "avgpool(global) flatten linear(5)", "head { avgpool(global) flatten fc: linear(3) }"]))
+    tail = draw(st.sampled_from(["", "", "avgpool(global) flatten linear(5)", "stage head { avgpool(global) flatten fc: linear(3) }"]))
     text = f"{imports}{draw(block_definitions())}\n{header} {{\n  input {shape}\n  {body}\n  {tail}\n}}\n"
     if draw(edgy) and draw(st.booleans()):
         text = draw(mutated(text))

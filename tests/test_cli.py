@@ -63,7 +63,7 @@ def test_by_block_and_layer(capsys: pytest.CaptureFixture[str]) -> None:
 def deep_spec(tmp_path, units: int) -> str:
     path = tmp_path / f"deep{units}.res"
     path.write_text("block unit { residual { conv(4) } }\nnetwork deep { input 4x4x4\n"
-                    f"  stage body = unit * {units}\n  head {{ avgpool(global) flatten linear(10) }}\n}}\n")
+                    f"  stage body: unit * {units}\n  stage head {{ avgpool(global) flatten linear(10) }}\n}}\n")
     return str(path)
 
 

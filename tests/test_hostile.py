@@ -65,7 +65,7 @@ NAMES = ["class", "def", "None", "training", "forward", "eval", "cuda", "state_d
 
 
 @pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("where", ["{name}: conv(4)", "stage {name} {{ conv(4) }}", "g: {{ {name}: {{ conv(4) }} }}",
+@pytest.mark.parametrize("where", ["{name}: conv(4)", "stage {name}: {{ conv(4) }}", "g: {{ {name}: {{ conv(4) }} }}",
                                    "residual(shortcut: project, name: {name}) {{ conv(8) }}"])
 def test_names_either_compile_or_are_refused_with_a_reason(tmp_path: Path, monkeypatch, name: str, where: str) -> None:
     torch = pytest.importorskip("torch")
@@ -287,7 +287,7 @@ def test_blocks_that_make_nothing_still_count(tmp_path: Path) -> None:
         resdsl.load(spec)
     groups = "block g { " + " ".join(f"x{i}: {{ }}" for i in range(50)) + " }\n"  # steps that make nothing
     with pytest.raises(resdsl.ResdslError, match="steps and block instances"):
-        resdsl.load(groups + "network n { input 3x8x8  stage s = g * 100000 }")
+        resdsl.load(groups + "network n { input 3x8x8  stage s: g * 100000 }")
     with pytest.raises(resdsl.ResdslError, match="expands past 10 nodes"):
         resdsl.load("network n { input 3x8x8  identity * 5000 }", max_nodes=10)
 
@@ -341,7 +341,7 @@ def test_render_folds_or_refuses_large_diagrams() -> None:
     from resdsl.backends.graphviz import render
 
     staged = resdsl.load("block b { conv(3) relu }\nnetwork n { input 3x8x8 " +
-                         " ".join(f"stage s{i} = b * 200" for i in range(3)) + " }")
+                         " ".join(f"stage s{i}: b * 200" for i in range(3)) + " }")
     assert len(staged.graph) > 1000
     svg = render(staged.graph, "svg")  # the default folds runs of blocks: 3 nodes and the input
     assert svg.count(b'class="node"') == 4

@@ -21,7 +21,7 @@ SPAN = Span("t.res", 1, 1, 1, 2)
 
 def chain() -> nx.DiGraph:
     """input → conv → relu, a valid IR graph to break."""
-    graph = nx.DiGraph(output="relu")
+    graph = nx.DiGraph(outputs={"out": "relu"})
     graph.add_node("input", op=ops.Input((3, 8, 8)), span=SPAN)
     graph.add_node("conv", op=ops.Conv(4, padding=1), span=SPAN)
     graph.add_node("relu", op=ops.ReLU(), span=SPAN)
@@ -56,14 +56,14 @@ def _second_output(g):
 def _add_one_input(g):
     g.add_node("add", op=ops.Add(), span=SPAN)
     g.add_edge("relu", "add", port=0, kind="main")
-    g.graph["output"] = "add"
+    g.graph["outputs"] = {"out": "add"}
 
 
 def _port_gap(g):
     g.add_node("add", op=ops.Add(), span=SPAN)
     g.add_edge("relu", "add", port=0, kind="main")
     g.add_edge("conv", "add", port=2, kind="skip")
-    g.graph["output"] = "add"
+    g.graph["outputs"] = {"out": "add"}
 
 
 BREAKS = {
@@ -71,8 +71,9 @@ BREAKS = {
     "cycle: ": _cycle,
     "not in topological order": _out_of_order,
     "expected one input": _second_input,
-    "expected one output": _second_output,
-    "is not the sink": lambda g: g.graph.update(output="conv"),
+    "have no users and are not outputs": _second_output,
+    "are not a non-empty dict": lambda g: g.graph.update(outputs={}),
+    "output 'out' is 'nowhere', not a node": lambda g: g.graph.update(outputs={"out": "nowhere"}),
     "has no 'op'": lambda g: g.nodes["relu"].pop("op"),
     "has no 'span'": lambda g: g.nodes["conv"].pop("span"),
     "has kind 'sideways'": lambda g: g.edges["conv", "relu"].update(kind="sideways"),
@@ -98,12 +99,13 @@ def test_topology_is_the_graph_by_position(path: Path) -> None:
     graph = resdsl.load(path).graph
     topology = Topology.of(graph)
     assert topology.names == tuple(graph)
-    assert [topology.names[p] for p in topology.inputs[-1]] == inputs(graph, graph.graph["output"])
+    (output,) = graph.graph["outputs"].values()
+    assert [topology.names[p] for p in topology.inputs[-1]] == inputs(graph, output)
     assert {node: tuple(topology.names[p] for p in producers) for node, producers in
             zip(topology.names, topology.inputs)} == {node: tuple(inputs(graph, node)) for node in graph}
     assert all(data is graph.nodes[node] for node, data in zip(topology.names, topology.attributes))
     assert topology.uses() == [graph.out_degree(node) for node in graph]
-    assert topology.names[topology.output] == graph.graph["output"]
+    assert [topology.names[p] for p in topology.outputs] == [output]
 
 
 def test_topology_orders_inputs_by_port_not_by_edge_order() -> None:
@@ -111,7 +113,7 @@ def test_topology_orders_inputs_by_port_not_by_edge_order() -> None:
     graph.add_node("cat", op=ops.Concat(), span=SPAN)
     for producer, port in (("relu", 2), ("input", 0), ("conv", 1)):
         graph.add_edge(producer, "cat", port=port, kind="skip")
-    graph.graph["output"] = "cat"
+    graph.graph["outputs"] = {"out": "cat"}
     lint(graph)
     assert Topology.of(graph).inputs == ((), (0,), (1,), (0, 1, 2))
 
@@ -121,7 +123,7 @@ def test_path_figures_match_networkx(path: Path) -> None:
     """Depth and the shortest path from networkx's DAG algorithms; the path count by enumeration."""
     network = resdsl.load(path)
     graph, stats = network.graph, network.stats()
-    source, sink = next(iter(graph)), graph.graph["output"]
+    source, (sink,) = next(iter(graph)), graph.graph["outputs"].values()
     weighted = {node: int(op.weighted) for node, op in graph.nodes(data="op")}
     weights = nx.DiGraph()
     weights.add_weighted_edges_from((u, v, weighted[v]) for u, v in graph.edges)

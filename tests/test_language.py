@@ -73,19 +73,19 @@ def test_branches_concat_add_mul() -> None:
 
 
 def test_named_values_long_skips() -> None:
-    network = net("conv(16) as a\n stage down { maxpool(k: 2) conv(16) } upsample(2) add(a) concat(a)")
+    network = net("conv(16) as a\n stage down: { maxpool(k: 2) conv(16) } upsample(2) add(a) concat(a)")
     assert inputs(network.graph, "add1") == ["upsample1", "conv1"]
     assert network.output_shape == (32, 32, 32)
 
 
 def test_blocks_defaults_arithmetic_and_nesting() -> None:
-    network = net("block inner(c) { conv(c) }\n block outer(planes, width = planes * 2) { inner(width // 4) }\n"
+    network = net("block inner(c) { conv(c) }\n block outer(planes, width: planes * 2) { inner(width // 4) }\n"
                   "outer(64)")
     assert network.graph.nodes["outer1.inner1.conv1"]["op"].out_channels == 32
 
 
 def test_stages_repeat_first_and_index_names() -> None:
-    network = net("block b(c, stride = 1) { conv(c, stride: stride) }\n stage layer = b(16) * 3, first(stride: 2)")
+    network = net("block b(c, stride: 1) { conv(c, stride: stride) }\n stage layer: b(16) * 3, first(stride: 2)")
     assert [n for n in network.graph if n != "input"] == ["layer.0.conv1", "layer.1.conv1", "layer.2.conv1"]
     assert network.graph.nodes["layer.0.conv1"]["op"].stride == 2
     assert network.graph.nodes["layer.1.conv1"]["op"].stride == 1
@@ -93,7 +93,7 @@ def test_stages_repeat_first_and_index_names() -> None:
 
 
 def test_network_parameters_and_overrides() -> None:
-    spec = "network n(classes = 1000, width = 8) { input 3x8x8 conv(width) avgpool(global) flatten fc: linear(classes) }"
+    spec = "network n(classes: 1000, width: 8) { input 3x8x8 conv(width) avgpool(global) flatten fc: linear(classes) }"
     assert resdsl.load(spec).output_shape == (1000,)
     tuned = resdsl.load(spec, classes=10, width=4)
     assert tuned.output_shape == (10,) and tuned.graph.nodes["conv1"]["op"].out_channels == 4
@@ -122,7 +122,7 @@ def test_error_api_has_span_hint_and_all_errors() -> None:
 
 def test_expansion_and_nesting_limits() -> None:
     with pytest.raises(resdsl.ResdslError, match="expands past 1,000 nodes"):
-        resdsl.load("network n { input 3x8x8 stage s = relu * 999  stage t = relu * 999 }", max_nodes=1000)
+        resdsl.load("network n { input 3x8x8 stage s: relu * 999  stage t: relu * 999 }", max_nodes=1000)
     deep = "\n".join(f"block b{i}(c) {{ b{i + 1}(c) }}" for i in range(80)) + "\nblock b80(c) { conv(c) }"
     with pytest.raises(resdsl.ResdslError, match="nest more than 64 deep"):
         resdsl.load(deep + "\nnetwork n { input 3x8x8 b0(4) }")

@@ -202,6 +202,12 @@ def to_dot(graph: nx.DiGraph, collapse: str | None = None, direction: str = "TB"
         elif kind == "skip":
             attributes.append('color="#333333"')
         lines.append(f"  {ids[a]} -> {ids[b]} [{', '.join(attributes)}];")
+    outputs = graph.graph["outputs"]
+    if len(outputs) > 1:  # each output drawn as the input is: bare text, after the value it returns
+        for index, (name, node) in enumerate(outputs.items()):
+            lines.append(f"  out{index} [label={quote(f'output {name}')}, tooltip={quote(node)}, {STYLES['input']}];")
+            attributes = [f"label={quote(' ' + shape_label(nodes[node]['shape']))}"] if shapes else []
+            lines.append(f"  {ids[owner[node]]} -> out{index} [{', '.join(['weight=10', *attributes])}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -76,8 +76,10 @@ def stats_table(stats: Stats, by: str = "stage", exact: bool = False) -> str:
     by_op = ", ".join(f"{family} {h(value)}" for family, value in stats.macs_by_op.items() if value)
     memory = stats.memory
     hb = lambda v: human_bytes(v, exact)
+    outputs = format_shape(stats.output_shape) if len(stats.outputs) == 1 else \
+        ", ".join(f"{name} {format_shape(shape)}" for name, shape in stats.outputs.items())
     summary = [
-        f"{stats.name}: {format_shape(stats.input_shape)} → {format_shape(stats.output_shape)}, batch {stats.batch}",
+        f"{stats.name}: {format_shape(stats.input_shape)} → {outputs}, batch {stats.batch}",
         "",
         *table_lines,
         "",
@@ -86,7 +88,8 @@ def stats_table(stats: Stats, by: str = "stage", exact: bool = False) -> str:
         f"layers in all)",
         f"residual units      {stats.residual_units}; {human(stats.paths, exact=True)} input→output paths, "
         f"{stats.shortest_path} to {stats.longest_path} weighted layers long",
-        f"receptive field     {stats.receptive_field} px",
+        f"receptive field     {stats.receptive_field} px" if len(stats.outputs) == 1 else
+        "receptive field     " + ", ".join(f"{name} {field} px" for name, field in stats.receptive_fields.items()),
         f"inference peak      {hb(memory['inference_peak_bytes']['fp32'])} fp32, "
         f"{hb(memory['inference_peak_bytes']['bf16'])} bf16 (live activations)",
         f"training memory     {hb(memory['training_bytes']['fp32'])} fp32, "

@@ -63,7 +63,8 @@ def _value(graph: fx.Graph, arg: Any, args: Sequence[fx.Node]) -> Any:
 
 
 def build_module(graph: nx.DiGraph, zero_init_residual: bool = False) -> torch.fx.GraphModule:
-    """A trainable module computing ``graph``, initialized as torchvision initializes ResNets."""
+    """A trainable module computing ``graph``, initialized as torchvision initializes ResNets. It
+    returns the output, or a dict of the outputs by name, in order, when there are several."""
     from torch import fx, nn
 
     root = nn.Module()
@@ -87,7 +88,11 @@ def build_module(graph: nx.DiGraph, zero_init_residual: bool = False) -> torch.f
             value = _value(fx_graph, form, args)
         value.meta["resdsl_node"] = node
         values[node] = value
-    fx_graph.output(values[graph.graph["output"]])
+    outputs = graph.graph["outputs"]
+    if len(outputs) == 1:
+        fx_graph.output(values[next(iter(outputs.values()))])
+    else:  # a dict keeps the outputs' order, as torchvision's FPN returns an OrderedDict
+        fx_graph.output({name: values[node] for name, node in outputs.items()})
     model = fx.GraphModule(root, fx_graph, class_name=graph.graph["name"])
     _initialize(model, initialization)
     if zero_init_residual:

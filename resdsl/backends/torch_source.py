@@ -99,10 +99,19 @@ def _variables(graph: nx.DiGraph) -> dict[str, str]:
 
 
 def _access(node: str) -> str:
-    """``layer1.0.conv1`` → ``self.layer1['0']['conv1']``: the module at that path (top-level names
-    are checked identifiers; the rest are string literals)."""
+    """``layer1.0.conv1`` → ``self.layer1['0']['conv1']``: the module at that path (a top-level name
+    that is not an identifier, ``0``, is read with ``getattr``; the rest are string literals)."""
     first, *rest = node.split(".")
-    return f"self.{first}" + "".join(f"[{part!r}]" for part in rest)
+    top = f"self.{first}" if first.isidentifier() and not keyword.iskeyword(first) else f"getattr(self, {first!r})"
+    return top + "".join(f"[{part!r}]" for part in rest)
+
+
+def _install(node: str, expression: str) -> str:
+    """The statement putting a module at ``node``'s path."""
+    first, *rest = node.split(".")
+    if not rest and not (first.isidentifier() and not keyword.iskeyword(first)):
+        return f"        self.add_module({first!r}, {expression})"
+    return f"        {_access(node)} = {expression}"
 
 
 def class_name(name: str) -> str:
@@ -140,14 +149,19 @@ def generate_source(graph: nx.DiGraph) -> str:
                 container = ".".join(parts[:depth])
                 if container not in containers:
                     containers.add(container)
-                    init.append(f"        {_access(container)} = nn.ModuleDict()")
-            init.append(f"        {_access(node)} = {_module(in_place(form) if node in inplace else form)}")
+                    init.append(_install(container, "nn.ModuleDict()"))
+            init.append(_install(node, _module(in_place(form) if node in inplace else form)))
             initialization.setdefault(form.name, form.init)
             expression = f"{_access(node)}({args[0]})"
         else:
             expression = _expression(form, args)
         body.append(f"        {variable[node]} = {expression}  # {ops.format_shape(nodes[node]['shape'])}")
-    output = variable[graph.graph["output"]]
+    outputs = graph.graph["outputs"]
+    if len(outputs) == 1:
+        returned, annotation = variable[next(iter(outputs.values()))], "torch.Tensor"
+    else:  # the outputs by name, in order (keys are repr literals)
+        returned = "{" + ", ".join(f"{name!r}: {variable[node]}" for name, node in outputs.items()) + "}"
+        annotation = "dict[str, torch.Tensor]"
     shape = ops.format_shape(graph.graph["input_shape"])
     name = class_name(graph.graph["name"])
     return "\n".join([
@@ -169,8 +183,8 @@ def generate_source(graph: nx.DiGraph) -> str:
         *init,
         *_initialization(initialization),
         "",
-        "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
+        f"    def forward(self, x: torch.Tensor) -> {annotation}:",
         *body,
-        f"        return {output}",
+        f"        return {returned}",
         "",
     ])

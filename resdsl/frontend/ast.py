@@ -33,7 +33,7 @@ class Name:
 
 @frozen
 class BinaryOp:
-    operator: str  # one of + - * / // %
+    operator: str  # one of + - * / // %, == != < <= > >=, and, or
     left: Expr
     right: Expr
     span: Span
@@ -41,6 +41,12 @@ class BinaryOp:
 
 @frozen
 class Negate:
+    operand: Expr
+    span: Span
+
+
+@frozen
+class Not:
     operand: Expr
     span: Span
 
@@ -55,7 +61,7 @@ class CallValue:
     name_span: Span
 
 
-Expr = Number | Size | Name | BinaryOp | Negate | CallValue
+Expr = Number | Size | Name | BinaryOp | Negate | Not | CallValue
 
 
 @frozen
@@ -66,29 +72,34 @@ class Arg:
 
 
 # --- steps: what a body is a sequence of -----------------------------------------------------------
+#
+# A construct's ``label`` is the module path written before it (``conv1:``, ``layer2.0:``): it names
+# the layer, or the scope of the layers inside. ``alias`` is the value name written after it (``as c3``).
 
 
 @frozen
 class Layer:
-    """A call of a built-in layer or of a block: ``fc: linear(classes)``, ``basic(64) * 2 as c2``."""
+    """A call of a built-in layer or of a block: ``fc: linear(classes)``, ``basic(64) * 2 as c2``;
+    ``first`` overrides keywords of the first of ``repeat`` calls: ``* 4, first(stride: 2)``."""
 
     callee: str
     args: tuple[Arg, ...]
-    label: str | None
     repeat: Expr | None
-    alias: str | None
+    first: tuple[Arg, ...]
     span: Span
     name_span: Span
+    label: str | None = None
+    alias: str | None = None
 
 
 @frozen
 class Group:
-    """``name: { ... }``: a named scope, the module path of the layers inside."""
+    """``name: { ... }``: a named scope, the module path of the layers inside (no label: a body inline)."""
 
-    label: str
     body: tuple[Step, ...]
-    alias: str | None
     span: Span
+    label: str | None = None
+    alias: str | None = None
 
 
 @frozen
@@ -97,18 +108,20 @@ class Residual:
 
     args: tuple[Arg, ...]
     body: tuple[Step, ...]
-    alias: str | None
     span: Span
+    label: str | None = None
+    alias: str | None = None
 
 
 @frozen
 class MergeValues:
     """``add(c3)``, ``concat(a, b)``: merge the current value with named ones."""
 
-    kind: str  # "add" | "concat"
+    kind: str  # "add" | "concat" | "mul"
     args: tuple[Arg, ...]
-    alias: str | None
     span: Span
+    label: str | None = None
+    alias: str | None = None
 
 
 @frozen
@@ -117,11 +130,35 @@ class MergeBranches:
 
     kind: str
     branches: tuple[tuple[Step, ...], ...]
-    alias: str | None
     span: Span
+    label: str | None = None
+    alias: str | None = None
 
 
-Step = Layer | Group | Residual | MergeValues | MergeBranches
+@frozen
+class From:
+    """``from c3``: go on from a named value (an FPN's lateral conv runs on C3, not on the current value)."""
+
+    name: str
+    span: Span
+    label: None = None  # from and if name nothing themselves
+    alias: None = None
+
+
+@frozen
+class If:
+    """``if stride > 1 { ... } else { ... }``: a choice made when the block is instantiated."""
+
+    condition: Expr
+    then: tuple[Step, ...]
+    otherwise: tuple[Step, ...]
+    span: Span
+    label: None = None
+    alias: None = None
+
+
+Construct = Layer | Group | Residual | MergeValues | MergeBranches
+Step = Construct | From | If
 
 
 # --- network-level statements ---------------------------------------------------------------------
@@ -134,39 +171,22 @@ class Input:
 
 
 @frozen
-class RepeatStage:
-    """``stage layer2 = bottleneck(128) * 4, first(stride: 2)``: one block called ``repeat`` times (once
-    when no count is written), the first call with the ``first`` arguments overriding its keywords."""
+class Output:
+    """``output(p3, pool: p6)``: the network's outputs, in order, each named by its keyword or value."""
 
-    name: str
-    callee: str
     args: tuple[Arg, ...]
-    repeat: Expr | None
-    first: tuple[Arg, ...]
-    alias: str | None
-    span: Span  # the whole statement
-    name_span: Span  # the callee's name
-
-
-@frozen
-class BodyStage:
-    """``stage enc1 { double_conv(width) }``: a stage written out step by step."""
-
-    name: str
-    body: tuple[Step, ...]
-    alias: str | None
     span: Span
 
 
-Stage = RepeatStage | BodyStage
-
-
 @frozen
-class Section:
-    """``stem { ... }`` / ``head { ... }``: a stage whose layers keep network-level names."""
+class Stage:
+    """``stage layer2: bottleneck(128) * 4, first(stride: 2)``: a part of the network reported as one
+    row. Written with ``:``, its construct's label is the stage's module path and its items are
+    numbered like ``nn.Sequential``'s (``layer2.0``); written ``stage stem: { ... }``, its construct
+    is an inline :class:`Group` whose layers keep the enclosing scope's names (``conv1``, ``fc``)."""
 
     name: str
-    body: tuple[Step, ...]
+    step: Construct
     span: Span
 
 
@@ -185,7 +205,7 @@ class BlockDef:
     span: Span
 
 
-NetworkItem = BlockDef | Input | RepeatStage | BodyStage | Section | Step
+NetworkItem = BlockDef | Input | Output | Stage | Step
 
 
 @frozen
@@ -209,3 +229,17 @@ class SourceFile:
     imports: tuple[Import, ...]
     blocks: tuple[BlockDef, ...]
     networks: tuple[NetworkDef, ...]
+
+
+def bodies(step: Step | Stage) -> tuple[tuple[Step, ...], ...]:
+    """The step sequences written inside a step: a group's or residual unit's body, each branch, both
+    arms of an ``if``, a stage's construct."""
+    if isinstance(step, Stage):
+        return ((step.step,),)
+    if isinstance(step, (Group, Residual)):
+        return (step.body,)
+    if isinstance(step, MergeBranches):
+        return step.branches
+    if isinstance(step, If):
+        return step.then, step.otherwise
+    return ()

@@ -9,8 +9,10 @@ from __future__ import annotations
 import functools
 import math
 import os
+import re
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +32,6 @@ _GRAMMAR_DIRS = (_HERE.parent / "grammars", _HERE.parent.parent / "grammars")
 #: Known-bad snippets, and the message each kind of mistake gets. Matched by parser state, so the
 #: snippets only need to reach the same state as the user's mistake.
 SYNTAX_EXAMPLES: dict[str, list[str]] = {
-    "keyword arguments are written 'name: value', not 'name = value'": [
-        "network n { conv(16, k = 3) }",
-        "network n { conv(k = 3) }",
-    ],
     "arguments are separated by commas": [
         "network n { conv(16 k: 3) }",
         "network n { conv(16 3) }",
@@ -48,16 +46,11 @@ SYNTAX_EXAMPLES: dict[str, list[str]] = {
         "network n { input 3 }",
         "network n { input }",
     ],
-    "a stage is written 'stage NAME = block(args) * count' or 'stage NAME { ... }'": [
-        "network n { stage = basic(64) }",
+    "a stage is written 'stage NAME: block(args) * count', 'stage NAME: { ... }' or 'stage NAME { ... }'": [
         "network n { stage layer1 basic(64) }",
-        "network n { stage layer1 = }",
+        "network n { stage layer1: }",
     ],
-    "a parameter default is written 'name = value'": [
-        "block b(planes: 64) { }",
-        "network n(classes: 10) { }",
-    ],
-    "'|' separates branches, and only inside 'add { ... }' or 'concat { ... }'": [
+    "'|' separates branches, and only inside 'add { ... }', 'concat { ... }' or 'mul { ... }'": [
         "network n { conv(16) | conv(16) }",
     ],
     "a branch needs at least one step (write 'identity' for the input itself)": [
@@ -67,6 +60,14 @@ SYNTAX_EXAMPLES: dict[str, list[str]] = {
     ],
     "a repetition count follows '*': a number, a parameter or a parenthesized expression": [
         "network n { basic(64) * }",
+    ],
+    "'from' takes the name of a value: from c3": [
+        "network n { from }",
+        "network n { from (c3) }",
+    ],
+    "an 'if' is written 'if CONDITION { ... }', optionally followed by 'else { ... }'": [
+        "network n { if true relu }",
+        "network n { if { relu } }",
     ],
 }
 
@@ -169,7 +170,7 @@ class _ToAst(Transformer[Token, ast.SourceFile]):
         return ast.Name(str(name), _span(self.path, meta))
 
     @_node
-    def call(self, meta: Meta, callee: Token, args: Args) -> ast.CallValue:
+    def call_value(self, meta: Meta, callee: Token, args: Args) -> ast.CallValue:
         return ast.CallValue(str(callee), args, _span(self.path, meta), _token_span(self.path, callee))
 
     add = _binary("+")
@@ -178,10 +179,20 @@ class _ToAst(Transformer[Token, ast.SourceFile]):
     truediv = _binary("/")
     floordiv = _binary("//")
     mod = _binary("%")
+    and_ = _binary("and")
+    or_ = _binary("or")
+
+    @_node
+    def compare(self, meta: Meta, left: ast.Expr, operator: Token, right: ast.Expr) -> ast.BinaryOp:
+        return ast.BinaryOp(str(operator), left, right, _span(self.path, meta))
 
     @_node
     def neg(self, meta: Meta, operand: ast.Expr) -> ast.Negate:
         return ast.Negate(operand, _span(self.path, meta))
+
+    @_node
+    def not_(self, meta: Meta, operand: ast.Expr) -> ast.Not:
+        return ast.Not(operand, _span(self.path, meta))
 
     # arguments
     def arg_list(self, *args: ast.Arg) -> Args:
@@ -195,46 +206,70 @@ class _ToAst(Transformer[Token, ast.SourceFile]):
     def keyword(self, meta: Meta, keyword: Token, value: ast.Expr) -> ast.Arg:
         return ast.Arg(str(keyword), value, _span(self.path, meta))
 
-    # the optional parts of a step
-    def label(self, name: Token) -> str:
-        return str(name)
+    # module paths and the optional parts of a step
+    def module_path(self, *parts: Token) -> str:
+        for part in parts:  # a FLOAT part is two numbers and the dot between them: `3.0`
+            if part.type == "FLOAT" and not all(piece.isdigit() for piece in str(part).split(".")):
+                raise ResdslError(f"'{part}' cannot be part of a module path", _token_span(self.path, part),
+                                  "a module path is names and numbers separated by dots: layer2.0.conv1")
+        return ".".join(map(str, parts))
 
-    def repeat(self, count: ast.Expr) -> ast.Expr:
-        return count
+    def label(self, path: str) -> str:
+        return path
 
     def alias(self, name: Token) -> str:
         return str(name)
 
-    def first(self, args: Args) -> Args:
+    def repeat(self, count: ast.Expr, first: Args | None) -> tuple[ast.Expr, Args]:
+        return count, first or ()
+
+    def first(self, word: Token, args: Args) -> Args:
+        if word != "first":
+            raise ResdslError(f"syntax error: unexpected '{word}' after the repetition count",
+                              _token_span(self.path, word),
+                              "a repetition may give its first instance other keywords: * 4, first(stride: 2)")
         return args
 
     # steps
     @_node
-    def layer(self, meta: Meta, label: str | None, callee: Token, args: Args | None, repeat: ast.Expr | None,
-              alias: str | None) -> ast.Layer:
-        return ast.Layer(str(callee), args or (), label, repeat, alias, _span(self.path, meta),
+    def step(self, meta: Meta, label: str | None, construct: ast.Construct, alias: str | None) -> ast.Construct:
+        return replace(construct, label=label, alias=alias, span=_span(self.path, meta))
+
+    @_node
+    def call(self, meta: Meta, callee: Token, args: Args | None, repeat: tuple[ast.Expr, Args] | None) -> ast.Layer:
+        count, first = repeat or (None, ())
+        return ast.Layer(str(callee), args or (), count, first, _span(self.path, meta),
                          _token_span(self.path, callee))
 
     @_node
-    def group(self, meta: Meta, label: Token, *rest: Any) -> ast.Group:
-        *body, alias = rest
-        return ast.Group(str(label), tuple(body), alias, _span(self.path, meta))
+    def group(self, meta: Meta, *body: ast.Step) -> ast.Group:
+        return ast.Group(body, _span(self.path, meta))
 
     @_node
-    def residual(self, meta: Meta, args: Args | None, *rest: Any) -> ast.Residual:
-        *body, alias = rest
-        return ast.Residual(args or (), tuple(body), alias, _span(self.path, meta))
+    def residual(self, meta: Meta, args: Args | None, *body: ast.Step) -> ast.Residual:
+        return ast.Residual(args or (), body, _span(self.path, meta))
 
     @_node
-    def merge_values(self, meta: Meta, kind: Token, args: Args, alias: str | None) -> ast.MergeValues:
-        return ast.MergeValues(str(kind), args, alias, _span(self.path, meta))
+    def merge_values(self, meta: Meta, kind: Token, args: Args) -> ast.MergeValues:
+        return ast.MergeValues(str(kind), args, _span(self.path, meta))
 
     @_node
-    def merge_branches(self, meta: Meta, kind: Token, *rest: Any) -> ast.MergeBranches:
-        *branches, alias = rest
-        return ast.MergeBranches(str(kind), tuple(branches), alias, _span(self.path, meta))
+    def merge_branches(self, meta: Meta, kind: Token, *branches: Body) -> ast.MergeBranches:
+        return ast.MergeBranches(str(kind), branches, _span(self.path, meta))
 
     def branch(self, *steps: ast.Step) -> Body:
+        return steps
+
+    @_node
+    def from_step(self, meta: Meta, name: Token) -> ast.From:
+        return ast.From(str(name), _span(self.path, meta))
+
+    @_node
+    def if_step(self, meta: Meta, condition: ast.Expr, *rest: Any) -> ast.If:
+        *then, otherwise = rest
+        return ast.If(condition, tuple(then), otherwise or (), _span(self.path, meta))
+
+    def else_part(self, *steps: ast.Step) -> Body:
         return steps
 
     # network level
@@ -244,19 +279,19 @@ class _ToAst(Transformer[Token, ast.SourceFile]):
         return ast.Input(tuple(_integer(dim, span) for dim in str(shape).split("x")), span)
 
     @_node
-    def repeat_stage(self, meta: Meta, name: Token, callee: Token, args: Args | None, repeat: ast.Expr | None,
-                     first: Args | None, alias: str | None) -> ast.RepeatStage:
-        return ast.RepeatStage(str(name), str(callee), args or (), repeat, first or (), alias,
-                               _span(self.path, meta), _token_span(self.path, callee))
+    def output_stmt(self, meta: Meta, args: Args) -> ast.Output:
+        return ast.Output(args, _span(self.path, meta))
 
     @_node
-    def body_stage(self, meta: Meta, name: Token, *rest: Any) -> ast.BodyStage:
+    def module_stage(self, meta: Meta, path: str, construct: ast.Construct, alias: str | None) -> ast.Stage:
+        span = _span(self.path, meta)
+        return ast.Stage(path, replace(construct, label=path, alias=alias, span=span), span)
+
+    @_node
+    def inline_stage(self, meta: Meta, name: Token, *rest: Any) -> ast.Stage:
         *body, alias = rest
-        return ast.BodyStage(str(name), tuple(body), alias, _span(self.path, meta))
-
-    @_node
-    def section(self, meta: Meta, kind: Token, *body: ast.Step) -> ast.Section:
-        return ast.Section(str(kind), body, _span(self.path, meta))
+        span = _span(self.path, meta)
+        return ast.Stage(str(name), ast.Group(tuple(body), span, None, alias), span)
 
     @_node
     def param(self, meta: Meta, name: Token, default: ast.Expr | None) -> ast.Param:
@@ -320,8 +355,8 @@ class _NameTooLong(Exception):
 
 
 _TERMINAL_WORDS = {
-    "LPAR": "'('", "RPAR": "')'", "LBRACE": "'{'", "RBRACE": "'}'", "COMMA": "','", "COLON": "':'",
-    "EQUAL": "'='", "STAR": "'*'", "VBAR": "'|'", "NAME": "a name", "INT": "a number", "FLOAT": "a number",
+    "LPAR": "'('", "DOT": "'.'", "RPAR": "')'", "LBRACE": "'{'", "RBRACE": "'}'", "COMMA": "','", "COLON": "':'",
+    "STAR": "'*'", "VBAR": "'|'", "NAME": "a name", "INT": "a number", "FLOAT": "a number",
     "SHAPE": "a shape like 3x224x224", "STRING": "a quoted path", "$END": "the end of the file",
 }
 
@@ -364,7 +399,45 @@ def _example_labels() -> dict[tuple, str]:
     return labels
 
 
+@functools.cache
+def reserved_words() -> frozenset[str]:
+    """The language's keywords: words a name cannot be (``stage``, ``from``, ``if``...)."""
+    return frozenset(str(terminal.pattern.value) for terminal in _lark().terminals
+                     if terminal.pattern.type == "str" and str(terminal.pattern.value).isidentifier())
+
+
+def _word_before(text: str, position: int) -> tuple[str, int, int] | None:
+    """The word just before ``position``, and its line and column."""
+    match = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*$", text[:position])
+    if not match:
+        return None
+    start = match.start(1)
+    return match.group(1), text.count("\n", 0, start) + 1, start - text.rfind("\n", 0, start)
+
+
+def _reserved_word_error(error: UnexpectedInput, text: str, path: str) -> ResdslError | None:
+    """A keyword where a name belongs (``block stage(...)``, ``from: conv(16)``): say why it fails."""
+    if not isinstance(error, UnexpectedToken) or error.token.type == "$END":
+        return None
+    token, word, line, column = error.token, None, error.line, error.column
+    expected = error.accepts or error.expected
+    if str(token) in reserved_words() and "NAME" in expected:
+        word = str(token)
+    elif token.type in ("COLON", "DOT") and token.start_pos is not None:
+        before = _word_before(text, token.start_pos)
+        if before and before[0] in reserved_words():
+            word, line, column = before
+    if word is None:
+        return None
+    return ResdslError(f"syntax error: '{word}' is a reserved word of the language, so it cannot be a name",
+                       Span(path, line, column, line, column + len(word)),
+                       f"rename it, e.g. '{word}_'; reserved words: {', '.join(sorted(reserved_words()))}")
+
+
 def _syntax_error(error: UnexpectedInput, text: str, path: str) -> ResdslError:
+    reserved = _reserved_word_error(error, text, path)
+    if reserved is not None:
+        return reserved
     label = _example_labels().get(_error_key(error))
     line, column = max(error.line, 1), max(error.column, 1)
     width = 1
@@ -375,6 +448,11 @@ def _syntax_error(error: UnexpectedInput, text: str, path: str) -> ResdslError:
     elif isinstance(error, UnexpectedCharacters):
         assert error.pos_in_stream is not None  # the lexer says where it stopped
         found = f"unexpected character {text[error.pos_in_stream]!r}"
+        if text[error.pos_in_stream] == "=":
+            return ResdslError("syntax error: names are bound with ':', not '='",
+                               Span(path, line, column, line, column + 1),
+                               "keyword arguments conv(64, k: 3); defaults block b(planes, stride: 1); "
+                               "stages stage layer1: basic(64) * 2; comparisons ==")
         expected = (_expected(error.allowed or set())
                     or "resdsl specs use letters, digits, _ ( ) { } : , = * / + - % | # and \"\"")
     else:  # the end of the input

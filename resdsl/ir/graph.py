@@ -4,10 +4,12 @@ An IR graph is a plain ``networkx.DiGraph``. Node keys are module paths (``layer
 attributes are ``op`` and ``span`` (lowering), ``stage`` and ``block`` (lowering), ``shape``
 (:mod:`resdsl.passes.shapes`), ``params``/``buffers``/``macs`` (:mod:`resdsl.passes.counting`).
 Edges are uses, with ``port`` (input position) and ``kind`` (``main``, ``skip``, ``projection``).
-Nodes are stored in a topological order (producers before users), so the input comes first and the
-output last; passes sweep the graph through a :class:`Topology`, read once per analysis. Graph
-attributes: ``name``, ``input_shape``, ``output``, ``path``, ``parameters``, ``residuals`` (one entry per
-residual unit), ``blocks`` (block instance → the call that made it, ``bottleneck(256, stride: 2)``).
+Nodes are stored in a topological order (producers before users), so the input comes first; passes
+sweep the graph through a :class:`Topology`, read once per analysis. One input, one or more named
+outputs: ``outputs`` maps each output's name to its node, in the order the network returns them, and
+every node without users is an output. Graph attributes: ``name``, ``input_shape``, ``outputs``,
+``path``, ``parameters``, ``residuals`` (one entry per residual unit), ``blocks`` (block instance →
+the call that made it, ``bottleneck(256, stride: 2)``).
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ class Topology:
     names: tuple[str, ...]
     attributes: tuple[dict[str, Any], ...]  # networkx's own attribute dicts: a pass's writes land on the graph
     inputs: tuple[tuple[int, ...], ...]  # the positions of each node's producers, in port order
-    output: int  # the position of the graph's output
+    outputs: tuple[int, ...]  # the positions of the graph's outputs, in order (a node may be two outputs)
 
     @classmethod
     def of(cls, graph: nx.DiGraph) -> Topology:
@@ -74,7 +76,7 @@ class Topology:
                 slots[port] = position[source]
                 producers[user] = tuple(slots)
         return cls(tuple(position), tuple(data for _, data in graph.nodes(data=True)), tuple(producers),
-                   position[graph.graph["output"]])
+                   tuple(position[node] for node in graph.graph["outputs"].values()))
 
     def uses(self) -> list[int]:
         """How many nodes read each node's output (its out-degree)."""
@@ -111,10 +113,15 @@ def lint(graph: nx.DiGraph) -> None:
     sinks = [names[index] for index, count in enumerate(uses) if not count]
     if len(sources) != 1:
         raise IRError(f"expected one input, found {sources}")
-    if len(sinks) != 1:
-        raise IRError(f"expected one output, found {sinks}")
-    if "output" in graph.graph and graph.graph["output"] != sinks[0]:
-        raise IRError(f"graph output {graph.graph['output']!r} is not the sink {sinks[0]!r}")
+    outputs = graph.graph.get("outputs")
+    if not isinstance(outputs, dict) or not outputs or not all(isinstance(key, str) for key in outputs):
+        raise IRError(f"graph outputs {outputs!r} are not a non-empty dict of names to nodes")
+    for key, node in outputs.items():
+        if node not in position:
+            raise IRError(f"output {key!r} is {node!r}, not a node")
+    dead = [sink for sink in sinks if sink not in outputs.values()]
+    if dead:
+        raise IRError(f"nodes {dead} have no users and are not outputs")
     for (node, data), used in zip(graph.nodes(data=True), ports):
         for key in ("op", "span"):
             if key not in data:

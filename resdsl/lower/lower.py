@@ -25,6 +25,7 @@ from resdsl.ir.ops import ShapeError, format_shape
 from resdsl.limits import MAX_ERRORS, MAX_NESTING, MAX_NODES, NUMBER_LIMIT, WORK_PER_NODE
 from resdsl.lower.scope import Scope, Tensor, aliases_defined
 from resdsl.lower.values import (
+    SYMBOLS,
     Keywords,
     Parameter,
     Positional,
@@ -44,7 +45,8 @@ _RESIDUAL = (
     Parameter("shortcut", one_of(*SHORTCUTS, also=lambda v: None if isinstance(v, Ref) else "not a block"),
               Symbol("auto")),
     Parameter("scale", number(-1e9)),
-    Parameter("projection", lambda v: None if isinstance(v, Ref) else "must be a block"),
+    Parameter("projection", one_of("project", "pad", "avgdown",
+                                   also=lambda v: None if isinstance(v, Ref) else "not a block")),
     Parameter("name"),
 )
 
@@ -53,7 +55,7 @@ def unknown_callee(callee: str, name_span: Span, namespace: Namespace) -> Resdsl
     """The error for calling a name that is neither a built-in layer nor a block visible here."""
     if callee == "first":
         return ResdslError("'first(...)' belongs to a stage, after a comma", name_span,
-                           "stage layer2 = bottleneck(128) * 4, first(stride: 2)")
+                           "stage layer2: bottleneck(128) * 4, first(stride: 2)")
     return ResdslError(f"unknown layer or block '{callee}'", name_span,
                        did_you_mean(callee, [*LAYERS, *namespace.names()], ALIASES)
                        or "define it with 'block NAME(...) { ... }', or import it: import std")
@@ -68,8 +70,7 @@ def unresolved_calls(steps: tuple[ast.Step, ...], namespace: Namespace) -> list[
     errors = [unknown_callee(callee, span, namespace) for callee, span in calls
               if callee not in LAYERS and namespace.lookup(callee) is None]
     for step in steps:
-        bodies = step.branches if isinstance(step, ast.MergeBranches) else (getattr(step, "body", ()),)
-        for body in bodies:
+        for body in ast.bodies(step):
             errors += unresolved_calls(body, namespace)
     return errors
 
@@ -77,6 +78,7 @@ def unresolved_calls(steps: tuple[ast.Step, ...], namespace: Namespace) -> list[
 class Lowering:
     def __init__(self, max_nodes: int = MAX_NODES) -> None:
         self.graph = nx.DiGraph(residuals=[], blocks={})
+        self.containers: set[str] = set()  # module paths that hold other modules
         self.errors: list[ResdslError] = []
         self.max_nodes = max_nodes
         self.work = WORK_PER_NODE * max_nodes  # steps, block instances and repetitions left to run
@@ -105,6 +107,7 @@ class Lowering:
             raise LimitError(f"the network expands past {self.max_nodes:,} nodes", span,
                              "if that is intended, raise the limit: --max-nodes N (or load(..., max_nodes=N))")
         name = scope.qualify(local)
+        self.claim(name, span)
         shape = None
         in_shapes = [t.shape for t in inputs if t.shape is not None]
         if len(in_shapes) == len(inputs):
@@ -118,6 +121,20 @@ class Lowering:
         for port, tensor in enumerate(inputs):
             self.graph.add_edge(tensor.node, name, port=port, kind=kinds[port] if kinds else scope.edge_kind)
         return Tensor(name, shape)
+
+    def claim(self, name: str, span: Span) -> None:
+        """A node's module path is its own: not another node's, not inside one, not around one
+        (``fpn.inner.0`` and ``fpn.inner.0.conv`` cannot both be modules)."""
+        if name in self.graph or name in self.containers:
+            raise ResdslError(f"module path '{name}' is already used", span,
+                              "every layer needs its own module path: change a label")
+        parts = name.split(".")
+        for depth in range(1, len(parts)):
+            container = ".".join(parts[:depth])
+            if container in self.graph:
+                raise ResdslError(f"module path '{name}' would put a module inside the layer '{container}'", span,
+                                  "a layer cannot contain other layers: change a label")
+            self.containers.add(container)
 
     # --- steps ---------------------------------------------------------------------------------
 
@@ -135,33 +152,92 @@ class Lowering:
     def steps(self, scope: Scope, steps: tuple[ast.Step, ...], x: Tensor) -> Tensor:
         for step in steps:
             self.spend(step.span)
-            x = self.attempt(partial(_STEPS[type(step)], self, scope, step, x), x)
+            x = self.attempt(partial(self.step, scope, step, x), x)
             if step.alias:
                 self.bind_value(scope, step.alias, x, step.span)
         return x
 
+    def step(self, scope: Scope, step: ast.Step, x: Tensor) -> Tensor:
+        """One step; a label on a residual unit or a merge makes the scope its layers are named in."""
+        if step.label and isinstance(step, (ast.Residual, ast.MergeValues, ast.MergeBranches)):
+            scope = scope.child(scope.names.explicit(step.label, step.span), span=step.span, values=scope.values,
+                                later=scope.later)
+        return _STEPS[type(step)](self, scope, step, x)
+
     def bind_value(self, scope: Scope, alias: str, x: Tensor, span: Span) -> None:
         if alias in scope.values:
             self.record(ResdslError(f"value '{alias}' is already defined", span, "choose another name"))
+        elif alias in scope.env:
+            self.record(ResdslError(f"'{alias}' is a parameter here; a value needs another name", span,
+                                    "parameters and named values share one set of names"))
+        elif alias in SYMBOLS:
+            self.record(ResdslError(f"'{alias}' is a word of the language (as in shortcut: {alias}); a value "
+                                    "needs another name", span, "choose another name"))
         scope.values[alias] = x
 
+    def value(self, scope: Scope, name: str, span: Span) -> Tensor:
+        """The named value ``name`` (or a parameter holding one), with the reason when there is none."""
+        found = scope.values.get(name, scope.env.get(name))
+        if isinstance(found, Tensor):
+            return found
+        if name in scope.env:
+            raise ResdslError(f"'{name}' is a parameter ({describe(found)}), not a named value", span,
+                              "name a value with 'as NAME' after the step that makes it")
+        if name in scope.later:
+            raise ResdslError(f"value '{name}' is used before it is defined (line {scope.later[name].line})", span,
+                              "a value can only use values defined before it: the graph has no cycles")
+        raise ResdslError(f"unknown value '{name}'", span,
+                          did_you_mean(name, scope.values) or "name a value with 'as NAME' before using it; "
+                          "named values are local to the block or network that defines them")
+
+    def arguments(self, scope: Scope, args: tuple[ast.Arg, ...]) -> tuple[Positional, Keywords]:
+        """Arguments evaluated where they are written: parameters, named values, blocks."""
+        for arg in args:  # a value defined further down gets its own message
+            if isinstance(arg.value, ast.Name) and arg.value.id not in scope.env and arg.value.id in scope.later \
+                    and arg.value.id not in scope.values:
+                self.value(scope, arg.value.id, arg.span)
+        return evaluate_args(args, scope.env, scope.namespace, scope.values)
+
+    def from_(self, scope: Scope, step: ast.From, x: Tensor) -> Tensor:
+        return self.value(scope, step.name, step.span)
+
+    def if_(self, scope: Scope, step: ast.If, x: Tensor) -> Tensor:
+        condition = evaluate(step.condition, scope.env, scope.namespace, scope.values)
+        if isinstance(condition, Tensor):
+            what = f"'{step.condition.id}' is a value" if isinstance(step.condition, ast.Name) else "it uses a value"
+            raise ResdslError(f"'if' needs a condition fixed when the network is built, but {what} the network "
+                              "computes", step.condition.span,
+                              "test parameters: if stride > 1 { ... }, if first { ... }")
+        if not isinstance(condition, bool):
+            raise ResdslError(f"'if' needs true or false, got {describe(condition)}", step.condition.span,
+                              "compare to get true or false: if stride > 1 { ... }")
+        return self.steps(scope, step.then if condition else step.otherwise, x)
+
     def layer(self, scope: Scope, step: ast.Layer, x: Tensor) -> Tensor:
-        positional, keywords = evaluate_args(step.args, scope.env, scope.namespace)
+        positional, keywords = self.arguments(scope, step.args)
         count = self.count(scope, step.repeat)
+        first_positional, first_keywords = self.arguments(scope, step.first)
+        if first_positional:
+            raise ResdslError("first(...) takes keyword arguments", first_positional[0][1],
+                              "for example first(stride: 2)")
         if count > 1 and step.label:  # `body: basic(64) * 3` is a container: body.0, body.1, body.2
             container = scope.names.explicit(step.label, step.span)
             scope = scope.child(container, index_mode=True, span=step.span, values=scope.values, later=scope.later)
-        for _ in range(count):
+        for index in range(count):
             self.spend(step.span)
             label = step.label if count == 1 else None
-            x = self.call(scope, scope.namespace, step.callee, positional, keywords, step.span, step.name_span, x,
+            arguments = keywords
+            if index == 0 and first_keywords:
+                overridden = {key for key, _, _ in first_keywords}
+                arguments = tuple(k for k in keywords if k[0] not in overridden) + first_keywords
+            x = self.call(scope, scope.namespace, step.callee, positional, arguments, step.span, step.name_span, x,
                           label)
         return x
 
     def count(self, scope: Scope, expr: ast.Expr | None) -> int:
         if expr is None:
             return 1
-        value = evaluate(expr, scope.env)
+        value = evaluate(expr, scope.env, scope.namespace, scope.values)
         problem = integer(1)(value)
         if problem or not isinstance(value, int):
             raise ResdslError(f"repetition count {problem}", expr.span,
@@ -210,12 +286,14 @@ class Lowering:
         unset = object()
         parameters = tuple(Parameter(p.name, None, unset, p.default is None) for p in block.params)
         env = bind(block.name, parameters, positional, keywords, span)
-        for param in block.params:  # defaults may use earlier parameters: block b(planes, width = planes)
+        for param in block.params:  # defaults may use earlier parameters: block b(planes, width: planes)
             if env[param.name] is unset and param.default is not None:
                 env[param.name] = evaluate(param.default, {k: v for k, v in env.items() if v is not unset}, home)
         return env
 
     def group(self, scope: Scope, step: ast.Group, x: Tensor) -> Tensor:
+        if step.label is None:  # a body inline: its layers are named in this scope
+            return self.steps(scope, step.body, x)
         local = scope.names.explicit(step.label, step.span)
         return self.steps(scope.child(local, span=step.span, values=scope.values, later=scope.later), step.body, x)
 
@@ -240,19 +318,15 @@ class Lowering:
     def merge_values(self, scope: Scope, step: ast.MergeValues, x: Tensor) -> Tensor:
         inputs = [x]
         for arg in step.args:
-            if arg.keyword is not None or not isinstance(arg.value, ast.Name):
-                raise ResdslError(f"{step.kind}(...) takes named values", arg.span,
+            if arg.keyword is not None:
+                raise ResdslError(f"{step.kind}(...) takes named values, not keyword arguments", arg.span,
                                   f"name a value with 'as NAME' and write {step.kind}(NAME)")
-            name = arg.value.id
-            if name not in scope.values:
-                if name in scope.later:
-                    raise ResdslError(f"value '{name}' is used before it is defined (line {scope.later[name].line})",
-                                      arg.span,
-                                      "a value can only use values defined before it: the graph has no cycles")
-                raise ResdslError(f"unknown value '{name}'", arg.span,
-                                  did_you_mean(name, scope.values) or "name a value with 'as NAME' before using it; "
-                                  "named values are local to the block or network that defines them")
-            inputs.append(scope.values[name])
+            value = self.value(scope, arg.value.id, arg.span) if isinstance(arg.value, ast.Name) else \
+                evaluate(arg.value, scope.env, scope.namespace, scope.values)
+            if not isinstance(value, Tensor):
+                raise ResdslError(f"{step.kind}(...) takes named values, got {describe(value)}", arg.span,
+                                  f"name a value with 'as NAME' and write {step.kind}(NAME)")
+            inputs.append(value)
         if len(inputs) < 2:
             raise ResdslError(f"{step.kind}(...) needs at least one named value", step.span)
         return self.merge(scope, step.kind, inputs, ["main"] + ["skip"] * (len(inputs) - 1), step.span)
@@ -267,8 +341,7 @@ class Lowering:
                 raise ResdslError("the shortcut's name must be a plain name", name_args[0].span,
                                   "for example residual(name: downsample)")
             label = name_args[0].value.id
-        positional, keywords = evaluate_args(tuple(a for a in step.args if a.keyword != "name"), scope.env,
-                                             scope.namespace)
+        positional, keywords = self.arguments(scope, tuple(a for a in step.args if a.keyword != "name"))
         args = bind("residual", _RESIDUAL, positional, keywords, step.span, ALIASES)
         if not step.body:
             raise ResdslError("a residual unit needs a main path", step.span, "write its layers inside { ... }")
@@ -372,4 +445,5 @@ def _stride(source: ops.Shape, target: ops.Shape, kind: str, span: Span) -> int:
 _STEPS: dict[type, Callable[[Lowering, Scope, Any, Tensor], Tensor]] = {
     ast.Layer: Lowering.layer, ast.Group: Lowering.group, ast.Residual: Lowering.residual,
     ast.MergeValues: Lowering.merge_values, ast.MergeBranches: Lowering.merge_branches,
+    ast.From: Lowering.from_, ast.If: Lowering.if_,
 }

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from math import prod
 from typing import Any
 
 import networkx as nx
 
-from resdsl.errors import LimitError, ResdslError, Span, UsageError, did_you_mean
+from resdsl.errors import LimitError, ResdslError, UsageError, did_you_mean
 from resdsl.frontend import ast
 from resdsl.frontend.namespace import Namespace
 from resdsl.ir import ops
 from resdsl.limits import MAX_NODES, NUMBER_LIMIT
 from resdsl.lower.lower import Lowering
 from resdsl.lower.scope import Names, Scope, Tensor, aliases_defined
-from resdsl.lower.values import SYMBOLS, Symbol, evaluate, evaluate_args
+from resdsl.lower.values import SYMBOLS, Symbol, evaluate
 
 
 def to_value(key: str, value: Any) -> Any:
@@ -82,69 +83,92 @@ def lower_network(network: ast.NetworkDef, namespace: Namespace, overrides: Mapp
     top = [item for item in network.items if not isinstance(item, ast.BlockDef)]
     if inputs and top[0] is not inputs[0]:
         lowering.errors.append(ResdslError("'input' must come before the first layer", inputs[0].span))
-    later: dict[str, Span] = {}
-    for item in top:
-        if isinstance(item, (ast.BodyStage, ast.Section)):
-            aliases_defined(item.body, later)
-        alias = getattr(item, "alias", None)
-        if alias:
-            later.setdefault(alias, item.span)
-        elif not isinstance(item, (ast.RepeatStage, ast.BodyStage, ast.Section, ast.Input)):
-            aliases_defined((item,), later)
-    scope = Scope(prefix="", env=env, namespace=local, names=Names(), values={}, later=later)
+    steps = [item for item in top if not isinstance(item, (ast.Input, ast.Output))]
+    scope = Scope(prefix="", env=env, namespace=local, names=Names(), values={}, later=aliases_defined(tuple(
+        item.step if isinstance(item, ast.Stage) else item for item in steps)))
     x = Tensor("input", shape)
     graph.add_node("input", op=ops.Input(shape), span=(inputs[0].span if inputs else network.span), stage=None,
                    block=None)
+    outputs: dict[str, Tensor] | None = None
     try:
         for item in top:
             if isinstance(item, ast.Input):
                 continue
-            if isinstance(item, (ast.RepeatStage, ast.BodyStage)):
+            if isinstance(item, ast.Output):
+                if outputs is not None:
+                    lowering.record(ResdslError("the outputs are listed twice", item.span,
+                                                "list every output in one output(...)"))
+                outputs = _outputs(lowering, scope, item)
+            elif isinstance(item, ast.Stage):
                 x = _stage(lowering, scope, item, x)
-            elif isinstance(item, ast.Section):
-                x = lowering.steps(scope.with_(stage=item.name), item.body, x)
             else:
                 x = lowering.steps(scope, (item,), x)
+        if outputs is None:
+            outputs = {"output": x}
+        _reach_outputs(lowering, graph, outputs)
     except LimitError as error:
         raise ResdslError.collect([*lowering.errors, error]) from None
     if lowering.errors:
         raise ResdslError.collect(lowering.errors)
-    graph.graph.update(name=network.name, input_shape=shape, output=x.node, path=network.span.path,
-                       parameters=dict(env))
+    graph.graph.update(name=network.name, input_shape=shape, outputs={key: t.node for key, t in outputs.items()},
+                       path=network.span.path, parameters=dict(env))
     return graph
 
 
 def _stage(lowering: Lowering, scope: Scope, stage: ast.Stage, x: Tensor) -> Tensor:
+    """A stage's construct; with a module path, in a container whose items are numbered."""
+    step = stage.step
+    scope = scope.with_(stage=stage.name)
+    if step.label is None:  # stage stem: { ... }: inline
+        return lowering.steps(scope, (step,), x)
     try:
-        local = scope.names.explicit(stage.name, stage.span)
+        local = scope.names.explicit(step.label, stage.span)
+        inner = scope.child(local, index_mode=True, values=scope.values, later=scope.later)
     except ResdslError as error:
         lowering.record(error)
         return Tensor(x.node, None)
-    inner = scope.child(local, index_mode=True, values=scope.values, later=scope.later, stage=stage.name)
-    if isinstance(stage, ast.BodyStage):
-        x = lowering.steps(inner, stage.body, x)
-    else:
-        x = lowering.attempt(lambda: _repeat(lowering, inner, stage, x), x)
-    if stage.alias:
-        lowering.bind_value(scope, stage.alias, x, stage.span)
+    body = step.body if isinstance(step, ast.Group) else (replace(step, label=None, alias=None),)
+    x = lowering.steps(inner, body, x)
+    if step.alias:
+        lowering.bind_value(scope, step.alias, x, stage.span)
     return x
 
 
-def _repeat(lowering: Lowering, scope: Scope, stage: ast.RepeatStage, x: Tensor) -> Tensor:
-    positional, keywords = evaluate_args(stage.args, scope.env, scope.namespace)
-    first_positional, first_keywords = evaluate_args(stage.first, scope.env, scope.namespace)
-    if first_positional:
-        raise ResdslError("first(...) takes keyword arguments", first_positional[0][1],
-                          "for example first(stride: 2)")
-    count = lowering.count(scope, stage.repeat)
-    for index in range(count):
-        if index == 0 and first_keywords:
-            overridden = {key for key, _, _ in first_keywords}
-            kept = tuple(k for k in keywords if k[0] not in overridden)
-            x = lowering.call(scope, scope.namespace, stage.callee, positional, kept + first_keywords, stage.span,
-                              stage.name_span, x)
-        else:
-            x = lowering.call(scope, scope.namespace, stage.callee, positional, keywords, stage.span, stage.name_span,
-                              x)
-    return x
+def _outputs(lowering: Lowering, scope: Scope, statement: ast.Output) -> dict[str, Tensor]:
+    """``output(p3, pool: p6)``: each output named by its keyword, or by the value's own name."""
+    outputs: dict[str, Tensor] = {}
+    for arg in statement.args:
+        try:
+            key = arg.keyword or (arg.value.id if isinstance(arg.value, ast.Name) else None)
+            if key is None:
+                raise ResdslError("an output is a named value", arg.span,
+                                  "write output(NAME) or output(key: NAME), naming values with 'as NAME'")
+            if key in outputs:
+                raise ResdslError(f"output '{key}' is listed twice", arg.span, "give each output its own name")
+            if not isinstance(arg.value, ast.Name):
+                raise ResdslError(f"output '{key}' must be a named value", arg.value.span,
+                                  "name a value with 'as NAME' and list it: output(key: NAME)")
+            value = lowering.value(scope, arg.value.id, arg.value.span)
+            if value.node == "input":
+                raise ResdslError(f"output '{key}' is the network's input", arg.value.span,
+                                  "an output is computed by the network")
+            outputs[key] = value
+        except ResdslError as error:
+            lowering.record(error)
+    if not statement.args:
+        lowering.record(ResdslError("output() lists no outputs", statement.span, "write output(NAME, ...)"))
+    return outputs
 
+
+def _reach_outputs(lowering: Lowering, graph: nx.DiGraph, outputs: dict[str, Tensor]) -> None:
+    """Every layer's result must reach an output: a dead end is a forgotten output or a misplaced
+    ``from``. Reported at the last layer of each dead end."""
+    if lowering.errors:
+        return  # poisoned values leave dead ends of their own
+    ends = {t.node for t in outputs.values()}
+    for node in graph:
+        if graph.out_degree(node) == 0 and node not in ends:
+            span = graph.nodes[node]["span"]
+            what = "the input" if node == "input" else f"'{node}'"
+            lowering.record(ResdslError(f"the value of {what} reaches no output", span,
+                                        "use it (add(NAME), from NAME) or list it in output(...)"))

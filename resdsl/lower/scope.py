@@ -21,6 +21,9 @@ class Tensor:
     node: str
     shape: Shape | None
 
+    def __str__(self) -> str:
+        return f"the value of '{self.node}'"
+
 
 #: Attributes of ``nn.Module``, ``nn.ModuleDict`` and ``torch.fx.GraphModule`` (torch 2.x): a module
 #: path cannot use them, since each part of a path is an attribute of its parent module. Names
@@ -73,11 +76,13 @@ class Names:
         return name
 
     def explicit(self, name: str, span: Span) -> str:
+        """A label: a name or a dotted module path (``fpn.inner_blocks.0``), each part checked."""
         if name in self.taken:
             earlier = self.taken[name]
             raise ResdslError(f"name '{name}' is already used here (line {earlier.line})", span,
                               "give this one another name")
-        self._check(name, span, f"'{name}' cannot name a module")
+        for part in name.split("."):
+            self._check(part, span, f"'{part}' cannot name a module")
         self.taken[name] = span
         return name
 
@@ -123,12 +128,8 @@ def aliases_defined(steps: tuple[ast.Step, ...], into: dict[str, Span] | None = 
     """Every ``as NAME`` in a body, descending into constructs that share its scope."""
     into = {} if into is None else into
     for step in steps:
-        alias = getattr(step, "alias", None)
-        if alias:
-            into.setdefault(alias, step.span)
-        if isinstance(step, (ast.Residual, ast.Group)):
-            aliases_defined(step.body, into)
-        elif isinstance(step, ast.MergeBranches):
-            for branch in step.branches:
-                aliases_defined(branch, into)
+        if step.alias:
+            into.setdefault(step.alias, step.span)
+        for body in ast.bodies(step):
+            aliases_defined(body, into)
     return into

@@ -8,6 +8,8 @@ Nothing is ever evaluated as Python: expressions are arithmetic on these.
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Mapping
 from dataclasses import field
 from typing import Any
 
@@ -40,8 +42,10 @@ class Ref:
 Value = int | float | bool | tuple[int, ...] | Symbol | Ref
 
 
-def evaluate(expr: ast.Expr, env: dict[str, Value], namespace: Any = None) -> Value:
-    """The value of an expression; names are parameters in ``env``, else symbols."""
+def evaluate(expr: ast.Expr, env: Mapping[str, Value], namespace: Any = None,
+             values: Mapping[str, Any] | None = None) -> Value:
+    """The value of an expression. A name is a parameter in ``env``, else a named value (a tensor of
+    the network, in ``values``), else a symbol, else a block written as a value."""
     if isinstance(expr, ast.Number):
         return expr.value
     if isinstance(expr, ast.Size):
@@ -49,24 +53,53 @@ def evaluate(expr: ast.Expr, env: dict[str, Value], namespace: Any = None) -> Va
     if isinstance(expr, ast.Name):
         if expr.id in env:
             return env[expr.id]
+        if values is not None and expr.id in values:
+            return values[expr.id]
         if expr.id in SYMBOLS:
             return Symbol(expr.id)
         if namespace is not None and namespace.lookup(expr.id) is not None:
             return Ref(expr.id, (), (), expr.span, expr.span, namespace, bare=True)
-        raise ResdslError(f"unknown name '{expr.id}'", expr.span, did_you_mean(expr.id, [*env, *SYMBOLS])
-                          or (f"names in scope: {', '.join(sorted(env))}" if env
-                              else "no parameters are in scope here"))
+        known = [*env, *(values or ())]
+        raise ResdslError(f"unknown name '{expr.id}'", expr.span, did_you_mean(expr.id, [*known, *SYMBOLS])
+                          or (f"names in scope: {', '.join(sorted(known))}" if known
+                              else "no parameters or named values are in scope here"))
     if isinstance(expr, ast.Negate):
-        value = _number(evaluate(expr.operand, env, namespace), expr.operand.span)
-        return -value
+        return -_number(evaluate(expr.operand, env, namespace, values), expr.operand.span)
+    if isinstance(expr, ast.Not):
+        return not _boolean(evaluate(expr.operand, env, namespace, values), expr.operand.span, "not")
     if isinstance(expr, ast.BinaryOp):
-        left = _number(evaluate(expr.left, env, namespace), expr.left.span)
-        right = _number(evaluate(expr.right, env, namespace), expr.right.span)
+        left_value = evaluate(expr.left, env, namespace, values)
+        if expr.operator in ("and", "or"):  # short-circuit, as Python and every other language
+            left_bool = _boolean(left_value, expr.left.span, expr.operator)
+            if left_bool == (expr.operator == "or"):
+                return left_bool
+            return _boolean(evaluate(expr.right, env, namespace, values), expr.right.span, expr.operator)
+        right_value = evaluate(expr.right, env, namespace, values)
+        if expr.operator in ("==", "!="):
+            for value, side in ((left_value, expr.left), (right_value, expr.right)):
+                if not isinstance(value, (int, float, bool, tuple, Symbol)):
+                    raise ResdslError(f"'{expr.operator}' compares numbers, sizes, true/false and words like "
+                                      f"auto, got {describe(value)}", side.span)
+            return (left_value == right_value) == (expr.operator == "==")
+        left = _number(left_value, expr.left.span)
+        right = _number(right_value, expr.right.span)
+        if expr.operator in _ORDER:
+            return _ORDER[expr.operator](left, right)
         return _arithmetic(expr, left, right)
     if isinstance(expr, ast.CallValue):
-        positional, keywords = evaluate_args(expr.args, env, namespace)
+        positional, keywords = evaluate_args(expr.args, env, namespace, values)
         return Ref(expr.callee, positional, keywords, expr.span, expr.name_span, namespace)
     raise TypeError(f"not an expression: {expr!r}")
+
+
+_ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+def _boolean(value: Value, span: Span, word: str) -> bool:
+    if not isinstance(value, bool):
+        raise ResdslError(f"'{word}' needs true or false, got {describe(value)}", span,
+                          "compare numbers to get true or false: stride > 1, shortcut == avgdown")
+    return value
 
 
 def _number(value: Value, span: Span) -> int | float:
@@ -91,13 +124,13 @@ Positional = tuple[tuple[Value, Span], ...]
 Keywords = tuple[tuple[str, Value, Span], ...]
 
 
-def evaluate_args(args: tuple[ast.Arg, ...], env: dict[str, Value],
-                  namespace: Any = None) -> tuple[Positional, Keywords]:
+def evaluate_args(args: tuple[ast.Arg, ...], env: Mapping[str, Value], namespace: Any = None,
+                  values: Mapping[str, Any] | None = None) -> tuple[Positional, Keywords]:
     positional: list[tuple[Value, Span]] = []
     keywords: list[tuple[str, Value, Span]] = []
     seen: set[str] = set()
     for arg in args:
-        value = evaluate(arg.value, env, namespace)
+        value = evaluate(arg.value, env, namespace, values)
         if arg.keyword is None:
             if keywords:
                 raise ResdslError("a positional argument follows a keyword argument", arg.span,

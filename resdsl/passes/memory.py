@@ -25,7 +25,7 @@ def inference_peak(graph: nx.DiGraph, topology: Topology | None = None) -> int:
     topology = topology or Topology.of(graph)
     remaining = topology.uses()  # uses not yet run
     size = [0 if data["op"].memory.view else prod(data["shape"]) for data in topology.attributes]
-    output = topology.output
+    outputs = set(topology.outputs)  # returned: kept to the end
     live = peak = 0
     for node, producers in enumerate(topology.inputs):
         live += size[node]
@@ -34,7 +34,7 @@ def inference_peak(graph: nx.DiGraph, topology: Topology | None = None) -> int:
             remaining[producer] -= 1
             if remaining[producer] == 0:
                 live -= size[producer]
-        if remaining[node] == 0 and node != output:  # nothing uses it
+        if remaining[node] == 0 and node not in outputs:  # nothing uses it
             live -= size[node]
     return peak
 

@@ -24,14 +24,15 @@ _READ = (0, 0)  # a path count no longer needed
 
 @frozen
 class PathSummary:
-    paths: int  # distinct input → output paths
+    paths: int  # distinct input → output paths, summed over the outputs
     shortest: int  # weighted layers on the shortest path
     longest: int  # weighted layers on the longest path: the depth
     weighted_layers: int  # conv and linear layers in the network
 
 
 def path_summary(graph: nx.DiGraph, topology: Topology | None = None) -> PathSummary:
-    """Paths counted exactly, in time linear in the depth of a residual chain.
+    """Paths counted exactly, in time linear in the depth of a residual chain; with several outputs,
+    the paths to each, summed, and the shortest and longest path to any of them.
 
     With n residual units there are up to 2**n paths: added as plain integers, n units would cost
     O(n²) digit operations. A count is kept as ``(odd, exponent)``, meaning ``odd * 2**exponent``,
@@ -41,6 +42,8 @@ def path_summary(graph: nx.DiGraph, topology: Topology | None = None) -> PathSum
     topology = topology or Topology.of(graph)
     weights = [int(data["op"].weighted) for data in topology.attributes]
     unread = topology.uses()
+    for output in topology.outputs:
+        unread[output] += 1  # read once more, at the end
     count: list[tuple[int, int]] = [_READ] * len(weights)
     shortest = [0] * len(weights)
     longest = [0] * len(weights)
@@ -61,9 +64,10 @@ def path_summary(graph: nx.DiGraph, topology: Topology | None = None) -> PathSum
             unread[producer] -= 1
             if not unread[producer]:
                 count[producer] = _READ  # its last user has it: free the digits
-    output = topology.output
-    odd, exponent = count[output]
-    return PathSummary(odd << exponent, shortest[output], longest[output], sum(weights))
+    outputs = topology.outputs  # a node read by others keeps its count: outputs are read at the end
+    paths = sum(count[output][0] << count[output][1] for output in outputs)
+    return PathSummary(paths, min(shortest[output] for output in outputs), max(longest[output] for output in outputs),
+                       sum(weights))
 
 
 def _sum_of_counts(counts: list[tuple[int, int]]) -> tuple[int, int]:
@@ -74,10 +78,12 @@ def _sum_of_counts(counts: list[tuple[int, int]]) -> tuple[int, int]:
     return total >> zeros, low + zeros
 
 
-def receptive_field(graph: nx.DiGraph, topology: Topology | None = None) -> int:
-    """Receptive field, in input pixels along one axis, of one pixel of the last spatial feature map.
+def receptive_field(graph: nx.DiGraph, topology: Topology | None = None, output: int | None = None) -> int:
+    """Receptive field, in input pixels along one axis, of one pixel of an output's last spatial map
+    (the first output's when ``output``, a node position, is not given).
 
-    The last spatial map is the last node with a CxHxW output other than a global pooling. Exact
+    The last spatial map is the output itself when it is CxHxW, else the last node before it, on its
+    way from the input, with a CxHxW output other than a global pooling. Exact
     rather than the usual recurrence ``r += (k - 1) * jump``, which merges branches by their
     largest field and is only approximate across upsampling: the positions one pixel reads are traced
     back to the input through each op's :meth:`~resdsl.ir.ops.Op.reads`, over an unbounded input (no
@@ -92,8 +98,10 @@ def receptive_field(graph: nx.DiGraph, topology: Topology | None = None) -> int:
     """
     topology = topology or Topology.of(graph)
     ops = [data["op"] for data in topology.attributes]
-    spatial = [node for node, data in enumerate(topology.attributes)
-               if len(data["shape"]) == 3 and not isinstance(data["op"], GlobalAvgPool)]
+    output = topology.outputs[0] if output is None else output
+    upstream = _upstream(topology, output)
+    spatial = [node for node, data in enumerate(topology.attributes[:output + 1])
+               if upstream[node] and len(data["shape"]) == 3 and not isinstance(data["op"], GlobalAvgPool)]
     last = spatial[-1] if spatial else 0  # the last spatial map; what it reads lies before it
     if last == 0:  # no map, or the input itself
         return 1
@@ -123,3 +131,14 @@ def receptive_field(graph: nx.DiGraph, topology: Topology | None = None) -> int:
             return graph.graph["input_shape"][1]
         largest = max(largest, span[1] - span[0] + 1)
     return largest
+
+
+def _upstream(topology: Topology, output: int) -> list[bool]:
+    """Which nodes ``output`` reads, directly or not (itself included)."""
+    upstream = [False] * (output + 1)
+    upstream[output] = True
+    for node in range(output, 0, -1):
+        if upstream[node]:
+            for producer in topology.inputs[node]:
+                upstream[producer] = True
+    return upstream

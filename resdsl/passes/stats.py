@@ -9,6 +9,8 @@ Conventions (also in the README and ``resdsl stats --help``):
   into conv, linear, norm, pool and upsample: conv + linear is torchvision's "GFLOPS" figure.
 * ``activations``: output elements of every node at the given batch.
 * depth: conv and linear layers on the longest input → output path (ResNet-50 → 50).
+* ``outputs``: each output's shape, by name, in order; ``output_shape`` is the first one's.
+  ``receptive_fields``: each output's, by name; ``receptive_field`` is the largest of them.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ class Stats:
     weighted_layers: int
     receptive_field: int
     residual_units: int
+    outputs: dict[str, Shape]
+    receptive_fields: dict[str, int]
     paths: int
     shortest_path: int
     longest_path: int
@@ -76,6 +80,7 @@ class Stats:
         data = asdict(self)
         for key in ("input_shape", "output_shape"):
             data[key] = list(data[key])
+        data["outputs"] = {name: list(shape) for name, shape in self.outputs.items()}
         for key in ("stages", "blocks", "layers"):
             for row in data[key]:
                 row["output_shape"] = list(row["output_shape"])
@@ -136,14 +141,18 @@ def analyze(graph: nx.DiGraph, batch: int = 1) -> Stats:
         "training_bytes": {dtype: batch * (size * saved + extra) for dtype, size in DTYPE_BYTES.items()},
     }
     paths = path_summary(graph, topology)
+    names = list(graph.graph["outputs"])
+    outputs = {name: topology.attributes[node]["shape"] for name, node in zip(names, topology.outputs)}
+    fields = {name: receptive_field(graph, topology, node) for name, node in zip(names, topology.outputs)}
     outermost = lru_cache(maxsize=64)(partial(outer_block, graph.graph["blocks"]))  # a block's nodes are consecutive
     return Stats(
         name=graph.graph["name"], input_shape=graph.graph["input_shape"],
-        output_shape=graph.nodes[graph.graph["output"]]["shape"], batch=batch,
+        output_shape=outputs[names[0]], batch=batch,
         params=params, buffers=buffers, macs=macs, flops=2 * macs, macs_by_op=macs_by_op,
         activations=batch * activations,
         memory=memory, depth=paths.longest, weighted_layers=paths.weighted_layers,
-        receptive_field=receptive_field(graph, topology), residual_units=len(graph.graph["residuals"]),
+        receptive_field=max(fields.values()), residual_units=len(graph.graph["residuals"]),
+        outputs=outputs, receptive_fields=fields,
         paths=paths.paths, shortest_path=paths.shortest, longest_path=paths.longest,
         stages=_rows(topology, lambda n, d: d["stage"] or "(network)", batch),
         blocks=_rows(topology, lambda n, d: outermost(d["block"]) or n, batch),
