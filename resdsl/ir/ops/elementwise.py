@@ -1,4 +1,4 @@
-"""Ops that keep each value where it is: activations, dropout, a constant scale, and flatten."""
+"""Ops that keep each value where it is: activations, softmax, dropout, a constant scale, and flatten."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from resdsl.ir.ops.base import (
 )
 from resdsl.ir.schema import Layer, Value, number
 from resdsl.ir.schema import Parameter as P
-from resdsl.ir.torch_form import Arg, Call, Module
+from resdsl.ir.torch_form import Arg, Call, Module, options
 
 
 class _Activation(Op):
@@ -82,6 +82,64 @@ class SiLU(_Activation):
     module: ClassVar[str] = "SiLU"
     layer = Layer("silu", (), "sigmoid linear unit, x · sigmoid(x) (swish)")
     memory = SAVES_INPUT
+
+
+@frozen
+class Hardswish(_Activation):
+    kind: ClassVar[str] = "hardswish"
+    module: ClassVar[str] = "Hardswish"
+    layer = Layer("hardswish", (), "x · relu6(x + 3) / 6 (MobileNetV3)")
+    memory = SAVES_INPUT
+
+
+@frozen
+class LeakyReLU(Op):
+    """max(x, 0) + slope · min(x, 0): ``nn.LeakyReLU(slope)``; its backward reads the input."""
+
+    slope: float = 0.01
+    kind: ClassVar[str] = "leaky_relu"
+    family: ClassVar[str] = "other"
+    layer = Layer("leaky_relu", (P("slope", number(-1e9), 0.01),), "leaky rectified linear unit, x or slope · x")
+    memory = SAVES_INPUT
+    counting = "nothing counted"
+    output_shape = same_shape
+    params = buffers = macs = nothing
+    reads = pointwise
+
+    @classmethod
+    def from_arguments(cls, a: dict[str, Value]) -> LeakyReLU:
+        return cls(a["slope"])
+
+    def label(self) -> str:
+        return f"leaky_relu {self.slope:g}"
+
+    def torch(self, inputs: Sequence[Shape]) -> Module:
+        return Module("LeakyReLU", (), options(("negative_slope", self.slope, 0.01)))
+
+
+@frozen
+class Softmax(Op):
+    """Softmax over the channels of a map (at each position) or the features of a vector: dim 1.
+    fvcore counts no ``aten::softmax``; its backward reads the output."""
+
+    kind: ClassVar[str] = "softmax"
+    family: ClassVar[str] = "other"
+    layer = Layer("softmax", (), "softmax over the channels of a map, or the features of a vector")
+    memory = SAVES_OUTPUT
+    counting = "nothing counted (fvcore counts no `aten::softmax`)"
+    output_shape = same_shape
+    params = buffers = macs = nothing
+    reads = pointwise  # each position's channels: nothing across positions
+
+    @classmethod
+    def from_arguments(cls, a: dict[str, Value]) -> Softmax:
+        return cls()
+
+    def label(self) -> str:
+        return "softmax"
+
+    def torch(self, inputs: Sequence[Shape]) -> Module:
+        return Module("Softmax", (), (("dim", 1),))
 
 
 @frozen
