@@ -96,6 +96,12 @@ def test_initialization_and_zero_init_residual() -> None:
     assert abs(std - (2 / (64 * 49)) ** 0.5) < 0.1 * std
 
 
+def test_zero_init_residual_skips_batch_norm_without_affine() -> None:
+    model = resdsl.compile(ROOT / "tests/specs/bn_affine.res", zero_init_residual=True)
+    assert model.get_submodule("bn3").weight is None  # the first unit's last bn: nothing to zero
+    assert torch.count_nonzero(model.get_submodule("bn5").weight) == 0
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_training_lowers_the_loss(path: Path) -> None:
     torch.manual_seed(0)

@@ -28,7 +28,7 @@ from resdsl.ir.torch_form import Call, Module
 EXAMPLES: dict[type[Op], tuple[Op, list[tuple[int, ...]]]] = {
     ops.Input: (ops.Input((3, 9, 9)), []),
     ops.Conv: (ops.Conv(8, kernel=3, stride=2, padding=2, dilation=2, groups=2, bias=True), [(4, 9, 11)]),
-    ops.BatchNorm: (ops.BatchNorm(eps=1e-3, momentum=0.2), [(4, 5, 5)]),
+    ops.BatchNorm: (ops.BatchNorm(eps=1e-3, momentum=0.2, affine=False), [(4, 5, 5)]),
     ops.GroupNorm: (ops.GroupNorm(2, eps=1e-3), [(4, 5, 5)]),
     ops.ReLU: (ops.ReLU(), [(4, 5, 5)]),
     ops.LeakyReLU: (ops.LeakyReLU(0.2), [(4, 5, 5)]),

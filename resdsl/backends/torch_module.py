@@ -115,5 +115,6 @@ def _zero_init_residual(model: torch.nn.Module, graph: nx.DiGraph) -> None:
         main = inputs(graph, residual["add"])[0]
         if isinstance(graph.nodes[main]["op"], Scale):
             main = inputs(graph, main)[0]
-        if isinstance(graph.nodes[main]["op"], BatchNorm):
+        op = graph.nodes[main]["op"]
+        if isinstance(op, BatchNorm) and op.affine:  # without an affine there is no weight to zero
             nn.init.zeros_(with_torch[main].weight)

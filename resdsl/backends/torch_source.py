@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import keyword
+from dataclasses import replace
 from pathlib import PurePath
 from typing import Any
 
@@ -55,11 +56,22 @@ def _expression(arg: Any, variables: list[str]) -> str:
     return repr(arg)
 
 
-def _initialization(forms: dict[str, tuple[Init, ...]]) -> list[str]:
+def _class_initialization(inits: dict[tuple[Init, ...], None]) -> tuple[Init, ...]:
+    """One initialization for every module of a class: the one its modules state, or, where they
+    differ (batch norm with and without an affine), each of their steps, applied only to a parameter
+    the module has (the in-process module applies each module's own; both agree)."""
+    if len(inits) == 1:
+        return next(iter(inits))
+    steps = {replace(step, optional=True): None for init in inits for step in init}
+    return tuple(steps)
+
+
+def _initialization(forms: dict[str, dict[tuple[Init, ...], None]]) -> list[str]:
     """The loop that initializes the modules: one branch per initialization, for the ``nn`` classes
     that use it, in order of first use."""
     classes: dict[tuple[Init, ...], list[str]] = {}
-    for name, init in forms.items():
+    for name, inits in forms.items():
+        init = _class_initialization(inits)
         if init:
             classes.setdefault(init, []).append(name)
     lines = []
@@ -125,7 +137,7 @@ def generate_source(graph: nx.DiGraph) -> str:
     variable = _variables(graph)
     inplace = inplace_relus(graph)
     init = []
-    initialization: dict[str, tuple[Init, ...]] = {}  # nn class → its initialization
+    initialization: dict[str, dict[tuple[Init, ...], None]] = {}  # nn class → its modules' initializations
     containers: set[str] = set()
     body = []
     for node in graph:
@@ -142,7 +154,7 @@ def generate_source(graph: nx.DiGraph) -> str:
                     containers.add(container)
                     init.append(f"        {_access(container)} = nn.ModuleDict()")
             init.append(f"        {_access(node)} = {_module(in_place(form) if node in inplace else form)}")
-            initialization.setdefault(form.name, form.init)
+            initialization.setdefault(form.name, {})[form.init] = None
             expression = f"{_access(node)}({args[0]})"
         else:
             expression = _expression(form, args)

@@ -8,47 +8,54 @@ from typing import ClassVar
 
 from resdsl.frozen import frozen
 from resdsl.ir.ops.base import SAVES_INPUT, Memory, Op, Shape, ShapeError, everywhere, nothing, pointwise, spatial
-from resdsl.ir.schema import Layer, Value, integer, number
+from resdsl.ir.schema import Layer, Value, boolean, integer, number
 from resdsl.ir.schema import Parameter as P
 from resdsl.ir.torch_form import ONES_ZEROS, Module, options
 
 
 @frozen
 class BatchNorm(Op):
-    """Batch normalization over channels: 2 learnable parameters and 2 running statistics per channel."""
+    """Batch normalization over channels: 2 running statistics per channel, and a learnable scale
+    and shift per channel unless ``affine`` is false.
+
+    >>> BatchNorm(affine=False).params([(64, 8, 8)]), BatchNorm(affine=False).buffers([(64, 8, 8)])
+    (0, 128)
+    """
 
     eps: float = 1e-5
     momentum: float = 0.1
+    affine: bool = True
     kind: ClassVar[str] = "bn"
     family: ClassVar[str] = "norm"
-    layer = Layer("bn", (P("eps", number(0.0), 1e-5, shown="1e-5"), P("momentum", number(0.0, 1.0), 0.1)),
-                  "batch normalization")
+    layer = Layer("bn", (P("eps", number(0.0), 1e-5, shown="1e-5"), P("momentum", number(0.0, 1.0), 0.1),
+                         P("affine", boolean, True)), "batch normalization; affine: false learns no scale and shift")
     memory = SAVES_INPUT
-    counting = "params `2C`, buffers `2C` (running mean and variance); MACs 2 per element (eval mode)"
+    counting = ("params `2C` (none with `affine: false`), buffers `2C` (running mean and variance); "
+                "MACs 2 per element in eval mode, 1 without an affine (fvcore's `aten::batch_norm`)")
     reads = pointwise
 
     @classmethod
     def from_arguments(cls, a: dict[str, Value]) -> BatchNorm:
-        return cls(a["eps"], a["momentum"])
+        return cls(a["eps"], a["momentum"], a["affine"])
 
     def output_shape(self, inputs: Sequence[Shape]) -> Shape:
         return spatial("bn", inputs[0])
 
     def params(self, inputs: Sequence[Shape]) -> int:
-        return 2 * inputs[0][0]
+        return 2 * inputs[0][0] if self.affine else 0
 
     def buffers(self, inputs: Sequence[Shape]) -> int:
         return 2 * inputs[0][0]
 
     def macs(self, inputs: Sequence[Shape], output: Shape) -> int:
-        return 2 * prod(inputs[0])
+        return (2 if self.affine else 1) * prod(inputs[0])
 
     def label(self) -> str:
-        return "bn"
+        return "bn" if self.affine else "bn, no affine"
 
     def torch(self, inputs: Sequence[Shape]) -> Module:
-        arguments = options(("eps", self.eps, 1e-5), ("momentum", self.momentum, 0.1))
-        return Module("BatchNorm2d", (inputs[0][0],), arguments, ONES_ZEROS)
+        arguments = options(("eps", self.eps, 1e-5), ("momentum", self.momentum, 0.1), ("affine", self.affine, True))
+        return Module("BatchNorm2d", (inputs[0][0],), arguments, ONES_ZEROS if self.affine else ())
 
 
 @frozen
