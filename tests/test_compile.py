@@ -96,6 +96,23 @@ def test_initialization_and_zero_init_residual() -> None:
     assert abs(std - (2 / (64 * 49)) ** 0.5) < 0.1 * std
 
 
+def test_std_se_is_timms_se_module() -> None:
+    """std's se squeezes with a spatial mean as timm's SEModule does (fvcore counts 0 MACs for it, where
+    avgpool(global) would count 1 per element): the same state_dict, output and fvcore MACs."""
+    from timm.layers.squeeze_excite import SEModule
+
+    theirs = SEModule(256).eval()
+    network = resdsl.load("import std (se)\nnetwork n { input 256x14x14  se: se(256) }")
+    ours = network.to_module().eval()
+    ours.load_state_dict({f"se.{key}": value for key, value in theirs.state_dict().items()}, strict=True)
+    x = torch.randn(2, 256, 14, 14)
+    analysis = FlopCountAnalysis(theirs, x[:1])
+    analysis.unsupported_ops_warnings(False)
+    assert analysis.total() == network.stats().macs == 256 * 16 * 2
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=1e-6)
+
+
 def test_zero_init_residual_skips_batch_norm_without_affine() -> None:
     model = resdsl.compile(ROOT / "tests/specs/bn_affine.res", zero_init_residual=True)
     assert model.get_submodule("bn3").weight is None  # the first unit's last bn: nothing to zero

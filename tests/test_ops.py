@@ -41,6 +41,7 @@ EXAMPLES: dict[type[Op], tuple[Op, list[tuple[int, ...]]]] = {
     ops.MaxPool: (ops.MaxPool(3, 2, 1, ceil_mode=True), [(4, 10, 9)]),
     ops.AvgPool: (ops.AvgPool(3, 2, 1, ceil_mode=True, count_include_pad=False), [(4, 10, 9)]),
     ops.GlobalAvgPool: (ops.GlobalAvgPool(), [(4, 5, 7)]),
+    ops.Mean: (ops.Mean(), [(4, 5, 7)]),
     ops.Flatten: (ops.Flatten(), [(4, 2, 3)]),
     ops.Linear: (ops.Linear(7, bias=False), [(12,)]),
     ops.Dropout: (ops.Dropout(0.25), [(4, 5, 5)]),

@@ -84,9 +84,10 @@ def test_receptive_field_equals_gradient_extent(name: str) -> None:
     assert network.stats().receptive_field == gradient_field(network, positions)
 
 
-WHOLE_INPUT = {  # a global pooling or a group's statistics on the way: one pixel reads the whole input
+WHOLE_INPUT = {  # a global pooling (or mean) or a group's statistics on the way: one pixel reads the whole input
     "squeeze_excitation": "import std (se)\nnetwork n { input 8x40x40  conv(16) se(16, reduction: 4) conv(8) }",
     "group_norm": "network n { input 8x40x40  conv(16) groupnorm(4) relu conv(8) }",
+    "spatial_mean": "network n { input 8x40x40  conv(16) mul { identity | mean } conv(8) }",
 }
 
 
