@@ -45,6 +45,7 @@ EXAMPLES: dict[type[Op], tuple[Op, list[tuple[int, ...]]]] = {
     ops.Flatten: (ops.Flatten(), [(4, 2, 3)]),
     ops.Linear: (ops.Linear(7, bias=False), [(12,)]),
     ops.Dropout: (ops.Dropout(0.25), [(4, 5, 5)]),
+    ops.DropPath: (ops.DropPath(0.25), [(4, 5, 5)]),
     ops.Upsample: (ops.Upsample(3, "bilinear"), [(4, 5, 5)]),
     ops.Subsample: (ops.Subsample(2), [(4, 5, 7)]),
     ops.ZeroPad: (ops.ZeroPad(9), [(4, 5, 5)]),
@@ -114,7 +115,10 @@ def test_reads_repeat_with_the_period(op: type[Op]) -> None:
 def _run_module(form: Module, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, nn.Module]:
     """The form built in process and from its generated source line, both run on ``inputs``."""
     built = torch_module.instantiate(form)
-    written = eval(torch_source._module(form), {"nn": nn})  # noqa: S307 — our own generated constructor
+    namespace = {"torch": torch, "nn": nn, "F": F}
+    if form.runtime:  # resdsl's own class: defined by the text the generated file holds
+        exec(torch_source.runtime_classes()[form.name], namespace)  # noqa: S102 — our own class
+    written = eval(torch_source._module(form), namespace)  # noqa: S307 — our own generated constructor
     written.load_state_dict(built.state_dict())
     built.eval(), written.eval()
     return built(inputs[0]), written(inputs[0]), built
@@ -171,7 +175,7 @@ def test_every_layer_lowers_to_its_op() -> None:
     """Each layer name, written with its defaults, makes its op (or no node: identity)."""
     required: dict[str, Any] = {"conv": "conv(4)", "maxpool": "maxpool(k: 2)", "avgpool": "avgpool(k: 2)",
                                 "linear": "flatten linear(3)", "zeropad": "zeropad(12)", "scale": "scale(0.5)",
-                                "groupnorm": "groupnorm(4)"}
+                                "groupnorm": "groupnorm(4)", "drop_path": "drop_path(0.1)"}
     for name, builtin in LAYERS.items():
         network = _spec(required.get(name, name))
         kinds = [type(data["op"]) for _, data in network.graph.nodes(data=True)][1:]
@@ -184,3 +188,24 @@ def test_every_layer_lowers_to_its_op() -> None:
 def test_group_norm_groups_must_divide_the_channels() -> None:
     with pytest.raises(resdsl.ResdslError, match=r"groupnorm groups=5 must divide the channels \(8\)"):
         _spec("groupnorm(5)")
+
+
+def test_drop_path_trains_as_timm_and_torchvision() -> None:
+    """In training, whole samples are zeroed and the rest scaled, drawing the same random numbers as
+    timm's DropPath and torchvision's StochasticDepth(p, "row"); in eval it is the identity."""
+    import timm.layers
+    import torchvision.ops
+
+    form = ops.DropPath(0.4).torch([(4, 3, 3)])
+    ours = torch_module.instantiate(form).train()
+    x = torch.randn(64, 4, 3, 3)
+    results = []
+    for module in (ours, timm.layers.DropPath(0.4), torchvision.ops.StochasticDepth(0.4, "row")):
+        torch.manual_seed(0)
+        results.append(module.train()(x))
+    torch.testing.assert_close(results[0], results[1], rtol=0, atol=0)
+    torch.testing.assert_close(results[0], results[2], rtol=0, atol=0)
+    kept = results[0].flatten(1).ne(0).all(1)
+    assert 0 < int(kept.sum()) < 64
+    torch.testing.assert_close(results[0][kept], x[kept] / 0.6)
+    assert ours.eval()(x) is x

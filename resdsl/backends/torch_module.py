@@ -36,10 +36,12 @@ def _install(root: torch.nn.Module, path: str, module: torch.nn.Module) -> None:
 
 
 def instantiate(form: Module) -> torch.nn.Module:
-    """``nn.<name>(*args, **kwargs)``."""
+    """``nn.<name>(*args, **kwargs)``, or resdsl's own class of that name (:mod:`torch_runtime`)."""
     from torch import nn
 
-    return getattr(nn, form.name)(*form.args, **dict(form.kwargs))
+    from resdsl.backends import torch_runtime
+
+    return getattr(torch_runtime if form.runtime else nn, form.name)(*form.args, **dict(form.kwargs))
 
 
 def _function(name: str) -> Any:

@@ -1,16 +1,19 @@
 """The PyTorch source backend: an IR graph as a standalone, readable ``.py`` file.
 
-The file defines one ``nn.Module`` class and needs only torch. Submodules sit in ``nn.ModuleDict``
+The file defines the network's ``nn.Module`` class, and the module classes of resdsl's own it uses
+(:mod:`torch_runtime`, copied as written there), and needs only torch. Submodules sit in ``nn.ModuleDict``
 containers along the node names (one statement each), so its ``state_dict`` keys are those of :mod:`torch_module`'s
 module; ``forward`` has one line per node. The same spec always gives the same bytes.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import keyword
 from dataclasses import replace
-from pathlib import PurePath
+from functools import cache
+from pathlib import Path, PurePath
 from typing import Any
 
 import networkx as nx
@@ -24,10 +27,24 @@ from resdsl.passes.inplace import inplace_relus
 _INFIX = {"operator.add": "+", "operator.mul": "*"}
 
 
+def _class(form: Module) -> str:
+    """The class as the generated file names it: ``nn.Conv2d``, or ``DropPath`` (defined in the file)."""
+    return form.name if form.runtime else f"nn.{form.name}"
+
+
 def _module(form: Module) -> str:
     """``nn.Conv2d(64, 128, 3, stride=2, bias=False)``."""
     args = [repr(arg) for arg in form.args] + [f"{name}={value!r}" for name, value in form.kwargs]
-    return f"nn.{form.name}({', '.join(args)})"
+    return f"{_class(form)}({', '.join(args)})"
+
+
+@cache
+def runtime_classes() -> dict[str, str]:
+    """resdsl's own module classes (:mod:`torch_runtime`) by name, each as the source text that
+    defines it, read from the file (torch is not imported)."""
+    text = (Path(__file__).parent / "torch_runtime.py").read_text(encoding="utf-8")
+    return {node.name: ast.get_source_segment(text, node) or "" for node in ast.parse(text).body
+            if isinstance(node, ast.ClassDef)}
 
 
 def _expression(arg: Any, variables: list[str]) -> str:
@@ -67,8 +84,8 @@ def _class_initialization(inits: dict[tuple[Init, ...], None]) -> tuple[Init, ..
 
 
 def _initialization(forms: dict[str, dict[tuple[Init, ...], None]]) -> list[str]:
-    """The loop that initializes the modules: one branch per initialization, for the ``nn`` classes
-    that use it, in order of first use."""
+    """The loop that initializes the modules: one branch per initialization, for the classes (as the
+    file names them) that use it, in order of first use."""
     classes: dict[tuple[Init, ...], list[str]] = {}
     for name, inits in forms.items():
         init = _class_initialization(inits)
@@ -76,7 +93,7 @@ def _initialization(forms: dict[str, dict[tuple[Init, ...], None]]) -> list[str]
             classes.setdefault(init, []).append(name)
     lines = []
     for branch, (init, names) in enumerate(classes.items()):
-        test = f"nn.{names[0]}" if len(names) == 1 else f"({', '.join(f'nn.{name}' for name in names)})"
+        test = names[0] if len(names) == 1 else f"({', '.join(names)})"
         lines.append(f"            {'elif' if branch else 'if'} isinstance(module, {test}):")
         for step in init:
             kwargs = "".join(f", {key}={json.dumps(value)}" for key, value in step.kwargs)
@@ -88,7 +105,8 @@ def _initialization(forms: dict[str, dict[tuple[Init, ...], None]]) -> list[str]
     return ["        for module in self.modules():  # as torchvision initializes ResNets", *lines] if lines else []
 
 
-_RESERVED = {"x", "self", "torch", "nn", "F", "SPEC"}  # names the generated file itself uses
+#: Names the generated file itself uses (resdsl's own module classes too, whether it defines them or not).
+_RESERVED = {"x", "self", "torch", "nn", "F", "SPEC", *runtime_classes()}
 
 
 def _variables(graph: nx.DiGraph) -> dict[str, str]:
@@ -137,7 +155,8 @@ def generate_source(graph: nx.DiGraph) -> str:
     variable = _variables(graph)
     inplace = inplace_relus(graph)
     init = []
-    initialization: dict[str, dict[tuple[Init, ...], None]] = {}  # nn class → its modules' initializations
+    initialization: dict[str, dict[tuple[Init, ...], None]] = {}  # class → its modules' initializations
+    defined: dict[str, None] = {}  # resdsl's own classes the file defines, in order of first use
     containers: set[str] = set()
     body = []
     for node in graph:
@@ -154,7 +173,9 @@ def generate_source(graph: nx.DiGraph) -> str:
                     containers.add(container)
                     init.append(f"        {_access(container)} = nn.ModuleDict()")
             init.append(f"        {_access(node)} = {_module(in_place(form) if node in inplace else form)}")
-            initialization.setdefault(form.name, {})[form.init] = None
+            initialization.setdefault(_class(form), {})[form.init] = None
+            if form.runtime:
+                defined[form.name] = None
             expression = f"{_access(node)}({args[0]})"
         else:
             expression = _expression(form, args)
@@ -175,6 +196,7 @@ def generate_source(graph: nx.DiGraph) -> str:
         f"SPEC = {PurePath(graph.graph['path']).name!r}  # the spec this file was generated from",
         "",
         "",
+        *(line for name in defined for line in (runtime_classes()[name], "", "")),
         f"class {name}(nn.Module):",
         "    def __init__(self) -> None:",
         "        super().__init__()",

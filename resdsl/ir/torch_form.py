@@ -14,6 +14,7 @@ Arg(index=2)
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from resdsl.frozen import frozen
@@ -48,12 +49,15 @@ ONES_ZEROS = (Init("weight", "ones_"), Init("bias", "zeros_"))
 @frozen
 class Module:
     """``nn.<name>(*args, **kwargs)``, installed at the node's module path and called on its one input;
-    ``init`` says how the backends initialize its parameters (nothing: PyTorch's own default)."""
+    ``init`` says how the backends initialize its parameters (nothing: PyTorch's own default).
+    ``runtime``: the class is not ``torch.nn``'s but resdsl's own, from
+    :mod:`resdsl.backends.torch_runtime` (``DropPath``), which generated source defines itself."""
 
     name: str
     args: tuple[Any, ...] = ()
     kwargs: tuple[tuple[str, Any], ...] = ()
     init: tuple[Init, ...] = ()
+    runtime: bool = False
 
 
 @frozen
@@ -86,4 +90,4 @@ def chain(function: str, count: int) -> Call:
 
 def in_place(form: Module) -> Module:
     """``form`` told to overwrite its input (``nn.ReLU(inplace=True)``); see :mod:`resdsl.passes.inplace`."""
-    return Module(form.name, form.args, (*form.kwargs, ("inplace", True)), form.init)
+    return replace(form, kwargs=(*form.kwargs, ("inplace", True)))

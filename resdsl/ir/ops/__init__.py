@@ -22,6 +22,7 @@ from resdsl.ir.ops.base import FACTS, FAMILIES, MAC_FAMILIES, Memory, Op, Shape,
 from resdsl.ir.ops.elementwise import (
     GELU,
     Dropout,
+    DropPath,
     Flatten,
     Hardswish,
     LeakyReLU,
@@ -41,8 +42,8 @@ from resdsl.ir.ops.weighted import Conv, Linear
 #: Every op, in the order the docs list them.
 OPS: tuple[type[Op], ...] = (
     Input, Conv, BatchNorm, GroupNorm, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, SiLU, Hardswish, Softmax,
-    MaxPool, AvgPool, GlobalAvgPool, Mean, Flatten, Linear, Dropout, Upsample, Subsample, ZeroPad, Scale,
-    Add, Multiply, Concat,
+    MaxPool, AvgPool, GlobalAvgPool, Mean, Flatten, Linear, Dropout, DropPath, Upsample, Subsample, ZeroPad,
+    Scale, Add, Multiply, Concat,
 )
 
 #: The merges, by the language's keyword (``add { a | b }``, ``concat(x)``, ``mul(...)``).

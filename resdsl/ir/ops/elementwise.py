@@ -168,6 +168,35 @@ class Dropout(Op):
 
 
 @frozen
+class DropPath(Op):
+    """Stochastic depth per sample (Huang et al. 2016): in training, each sample's value is zeroed
+    with probability ``p`` and the others scaled by 1 / (1 - p); in eval, the identity. timm's
+    DropPath, torchvision's ``StochasticDepth(p, "row")``. Its product keeps the per-sample mask (one
+    element per sample, of the activations' dtype) for backward, and not the input."""
+
+    p: float
+    kind: ClassVar[str] = "drop_path"
+    family: ClassVar[str] = "other"
+    layer = Layer("drop_path", (P("p", number(0.0, 1.0), required=True),),
+                  "stochastic depth: in training, zero whole samples with probability p, scale the rest by 1/(1-p)")
+    memory = Memory(statistics=lambda op, inputs: 1 if op.p > 0 else 0, statistics_are="a mask (1 element per sample)")
+    counting = "nothing counted"
+    output_shape = same_shape
+    params = buffers = macs = nothing
+    reads = pointwise
+
+    @classmethod
+    def from_arguments(cls, a: dict[str, Value]) -> DropPath:
+        return cls(a["p"])
+
+    def label(self) -> str:
+        return f"drop_path {self.p:g}"
+
+    def torch(self, inputs: Sequence[Shape]) -> Module:
+        return Module("DropPath", (self.p,), runtime=True)
+
+
+@frozen
 class Scale(Op):
     """Multiply by a constant: the residual branch scaling of Inception-ResNet."""
 
