@@ -30,6 +30,7 @@ EXAMPLES: dict[type[Op], tuple[Op, list[tuple[int, ...]]]] = {
     ops.Conv: (ops.Conv(8, kernel=3, stride=2, padding=2, dilation=2, groups=2, bias=True), [(4, 9, 11)]),
     ops.BatchNorm: (ops.BatchNorm(eps=1e-3, momentum=0.2, affine=False), [(4, 5, 5)]),
     ops.GroupNorm: (ops.GroupNorm(2, eps=1e-3), [(4, 5, 5)]),
+    ops.LayerNorm: (ops.LayerNorm(1e-6), [(4, 5, 5)]),
     ops.ReLU: (ops.ReLU(), [(4, 5, 5)]),
     ops.LeakyReLU: (ops.LeakyReLU(0.2), [(4, 5, 5)]),
     ops.Sigmoid: (ops.Sigmoid(), [(4, 5, 5)]),
@@ -209,3 +210,16 @@ def test_drop_path_trains_as_timm_and_torchvision() -> None:
     assert 0 < int(kept.sum()) < 64
     torch.testing.assert_close(results[0][kept], x[kept] / 0.6)
     assert ours.eval()(x) is x
+
+
+def test_layernorm_of_a_map_is_torchvisions_layernorm2d() -> None:
+    """ConvNeXt's LayerNorm2d: the same state_dict keys and outputs; a vector gets nn.LayerNorm."""
+    from torchvision.models.convnext import LayerNorm2d
+
+    theirs = LayerNorm2d(8, eps=1e-6)
+    nn.init.normal_(theirs.weight), nn.init.normal_(theirs.bias)
+    ours = torch_module.instantiate(ops.LayerNorm(1e-6).torch([(8, 5, 5)]))
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    x = torch.randn(2, 8, 5, 5)
+    torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=0)
+    assert type(torch_module.instantiate(ops.LayerNorm(affine=False).torch([(8,)]))) is nn.LayerNorm

@@ -10,6 +10,7 @@ from: a generated file must not mention it.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -33,3 +34,13 @@ class DropPath(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """Layer normalization over the channels at each position of an N x C x H x W map, as ConvNeXt's
+    (torchvision's LayerNorm2d): to channels-last, layer_norm over C, back; parameters as nn.LayerNorm(C)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)

@@ -33,7 +33,7 @@ from resdsl.ir.ops.elementwise import (
     Softmax,
     Tanh,
 )
-from resdsl.ir.ops.norm import BatchNorm, GroupNorm
+from resdsl.ir.ops.norm import BatchNorm, GroupNorm, LayerNorm
 from resdsl.ir.ops.reduce import Mean
 from resdsl.ir.ops.resample import AvgPool, GlobalAvgPool, MaxPool, Subsample, Upsample
 from resdsl.ir.ops.structure import Add, Concat, Input, Multiply, ZeroPad
@@ -41,7 +41,7 @@ from resdsl.ir.ops.weighted import Conv, Linear
 
 #: Every op, in the order the docs list them.
 OPS: tuple[type[Op], ...] = (
-    Input, Conv, BatchNorm, GroupNorm, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, SiLU, Hardswish, Softmax,
+    Input, Conv, BatchNorm, GroupNorm, LayerNorm, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, SiLU, Hardswish, Softmax,
     MaxPool, AvgPool, GlobalAvgPool, Mean, Flatten, Linear, Dropout, DropPath, Upsample, Subsample, ZeroPad,
     Scale, Add, Multiply, Concat,
 )
