@@ -223,3 +223,21 @@ def test_layernorm_of_a_map_is_torchvisions_layernorm2d() -> None:
     x = torch.randn(2, 8, 5, 5)
     torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=0)
     assert type(torch_module.instantiate(ops.LayerNorm(affine=False).torch([(8,)]))) is nn.LayerNorm
+
+
+def test_linear_over_channels_is_nn_linear_at_each_position() -> None:
+    """``linear(n, over: channels)``: torchvision ConvNeXt's permute, nn.Linear, permute back, with
+    nn.Linear's state_dict; both backends agree, as for every op's example."""
+    op, shapes = ops.Linear(6, over_channels=True), [(4, 5, 7)]
+    built, written, module = _run_module(op.torch(shapes), [torch.randn(2, *shapes[0])])
+    torch.testing.assert_close(built, written, rtol=0, atol=0)
+    assert tuple(built.shape) == (2, *op.output_shape(shapes)) == (2, 6, 5, 7)
+    assert sum(p.numel() for p in module.parameters()) == op.params(shapes) == 4 * 6 + 6
+    linear = nn.Linear(4, 6)
+    linear.load_state_dict(module.state_dict(), strict=True)
+    x = torch.randn(2, 4, 5, 7)
+    torch.testing.assert_close(module(x), linear(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2))
+    with pytest.raises(resdsl.ResdslError, match=r"linear over: channels needs a CxHxW input"):
+        _spec("avgpool(global) flatten linear(4, over: channels)")
+    with pytest.raises(resdsl.ResdslError, match=r"'over' must be channels, got 8 \(where a parameter is named 'channels'"):
+        _spec("block b(channels) { linear(4, over: channels) }  b(8)")

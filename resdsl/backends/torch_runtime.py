@@ -44,3 +44,13 @@ class LayerNorm2d(nn.LayerNorm):
         x = x.permute(0, 2, 3, 1)
         x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
         return x.permute(0, 3, 1, 2)
+
+
+class ChannelLinear(nn.Linear):
+    """nn.Linear applied at each position of an N x C x H x W map, over its channels (ConvNeXt's
+    pointwise MLP): the same parameters and result as permuting to channels-last, nn.Linear, and
+    back, computed as a 1x1 convolution, which keeps the input itself for backward whatever its
+    memory layout (a linear layer on a permuted channels-first map would keep a copy)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight[:, :, None, None], self.bias)
