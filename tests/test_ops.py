@@ -22,7 +22,7 @@ from resdsl.ir import ops
 from resdsl.ir.docs import TABLES, regenerate
 from resdsl.ir.layers import LAYERS
 from resdsl.ir.ops.base import Op
-from resdsl.ir.torch_form import Call, Module
+from resdsl.ir.torch_form import Call, Module, Parameter
 
 #: An instance of every op and the input shapes it is tried on; spatial ops get odd sizes and padding.
 EXAMPLES: dict[type[Op], tuple[Op, list[tuple[int, ...]]]] = {
@@ -51,6 +51,7 @@ EXAMPLES: dict[type[Op], tuple[Op, list[tuple[int, ...]]]] = {
     ops.Subsample: (ops.Subsample(2), [(4, 5, 7)]),
     ops.ZeroPad: (ops.ZeroPad(9), [(4, 5, 5)]),
     ops.Scale: (ops.Scale(-0.25), [(4, 5, 5)]),
+    ops.LayerScale: (ops.LayerScale(0.5), [(4, 5, 5)]),
     ops.Add: (ops.Add(), [(4, 5, 5)] * 3),
     ops.Multiply: (ops.Multiply(), [(4, 5, 5), (4, 1, 1)]),
     ops.Concat: (ops.Concat(), [(4, 5, 5), (2, 5, 5), (3, 5, 5)]),
@@ -136,6 +137,24 @@ def _run_call(form: Call, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, tor
     return built, written
 
 
+def _run_parameter(form: Parameter, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, nn.Module]:
+    """A bare parameter at a node's path and the call that uses it, in process (installed and read
+    with get_attr) and as generated source (registered, read as an attribute)."""
+    root = nn.Module()
+    torch_module._install_parameter(root, "block.scale", form)
+    assert torch.equal(root.get_parameter("block.scale"), torch.full(form.shape, float(form.fill)))
+    with torch.no_grad():
+        root.get_parameter("block.scale").uniform_()  # not its fill: a parameter mixed up with an input shows
+    graph = fx.Graph()
+    placeholders = [graph.placeholder(f"x{index}") for index in range(len(inputs))]
+    graph.output(torch_module._value(graph, form.call, placeholders, graph.get_attr("block.scale")))
+    built = fx.GraphModule(root, graph)(*inputs)
+    names = [f"x{index}" for index in range(len(inputs))]
+    written = eval(torch_source._expression(form.call, names, "block.scale"),  # noqa: S307 — our own expression
+                   {"torch": torch, "F": F, "block": root.block, **dict(zip(names, inputs))})
+    return built, written, root
+
+
 @pytest.mark.parametrize("op", ops.OPS, ids=[op.__name__ for op in ops.OPS])
 def test_pytorch_form_agrees_with_the_op_and_both_backends(op: type[Op]) -> None:
     instance, shapes = EXAMPLES[op]
@@ -151,6 +170,10 @@ def test_pytorch_form_agrees_with_the_op_and_both_backends(op: type[Op]) -> None
         params = sum(p.numel() for p in module.parameters())
         buffers = sum(b.numel() for name, b in module.named_buffers() if not name.endswith("num_batches_tracked"))
         assert {step.parameter for step in form.init} <= {name for name, _ in module.named_parameters()} | {"bias"}
+    elif isinstance(form, Parameter):
+        built, written, module = _run_parameter(form, inputs)
+        params = sum(p.numel() for p in module.parameters())
+        assert [name for name, _ in module.named_parameters()] == ["block.scale"]  # the node's path itself
     else:
         assert isinstance(form, Call)
         built, written = _run_call(form, inputs)

@@ -20,7 +20,7 @@ import networkx as nx
 
 from resdsl.ir import ops
 from resdsl.ir.graph import inputs
-from resdsl.ir.torch_form import Arg, Call, Init, Module, in_place
+from resdsl.ir.torch_form import Arg, Call, Init, Module, Parameter, Weight, in_place
 from resdsl.passes.inplace import inplace_relus
 
 #: Python operators, written infix.
@@ -47,12 +47,15 @@ def runtime_classes() -> dict[str, str]:
             if isinstance(node, ast.ClassDef)}
 
 
-def _expression(arg: Any, variables: list[str]) -> str:
-    """A :class:`Call` or one of its arguments as Python source; inputs are ``variables``."""
+def _expression(arg: Any, variables: list[str], weight: str = "") -> str:
+    """A :class:`Call` or one of its arguments as Python source; inputs are ``variables``, and
+    ``weight`` is how the node's own parameter is read (a :class:`Parameter` form's)."""
     if isinstance(arg, Arg):
         return variables[arg.index]
+    if isinstance(arg, Weight):
+        return weight
     if isinstance(arg, Call):
-        args = [_expression(a, variables) for a in arg.args]
+        args = [_expression(a, variables, weight) for a in arg.args]
         if arg.function in _INFIX:  # left-nested chains need no parentheses: a + b + c
             right = arg.args[1]
             if isinstance(right, Call) and right.function in _INFIX:
@@ -60,13 +63,14 @@ def _expression(arg: Any, variables: list[str]) -> str:
             return f" {_INFIX[arg.function]} ".join(args)
         if arg.function == "operator.getitem":
             index = arg.args[1]  # a tuple index is written bare: x[:, :, ::2, ::2]
-            written = ", ".join(_expression(i, variables) for i in index) if isinstance(index, tuple) else args[1]
+            written = ", ".join(_expression(i, variables, weight) for i in index) \
+                if isinstance(index, tuple) else args[1]
             return f"{args[0]}[{written}]"
         return f"{arg.function}({', '.join(args)})"
     if isinstance(arg, list):
-        return f"[{', '.join(_expression(a, variables) for a in arg)}]"
+        return f"[{', '.join(_expression(a, variables, weight) for a in arg)}]"
     if isinstance(arg, tuple):
-        return f"({', '.join(_expression(a, variables) for a in arg)}{',' if len(arg) == 1 else ''})"
+        return f"({', '.join(_expression(a, variables, weight) for a in arg)}{',' if len(arg) == 1 else ''})"
     if isinstance(arg, slice):
         bounds = ["" if bound is None else repr(bound) for bound in (arg.start, arg.stop)]
         return ":".join(bounds if arg.step is None else [*bounds, repr(arg.step)])
@@ -165,13 +169,21 @@ def generate_source(graph: nx.DiGraph) -> str:
         args = [variable[p] for p in producers]
         if form is None:  # the input: forward's argument
             continue
-        if isinstance(form, Module):
+        if isinstance(form, (Module, Parameter)):
             parts = node.split(".")
             for depth in range(1, len(parts)):
                 container = ".".join(parts[:depth])
                 if container not in containers:
                     containers.add(container)
                     init.append(f"        {_access(container)} = nn.ModuleDict()")
+        if isinstance(form, Parameter):
+            owner, _, leaf = node.rpartition(".")
+            holder = _access(owner) if owner else "self"
+            tensor = f"torch.full({_expression(form.shape, [])}, {float(form.fill)!r})"
+            init.append(f"        {holder}.register_parameter({leaf!r}, nn.Parameter({tensor}))")
+            read = f"{holder}.{leaf}" if leaf.isidentifier() else f"getattr({holder}, {leaf!r})"
+            expression = _expression(form.call, args, read)
+        elif isinstance(form, Module):
             init.append(f"        {_access(node)} = {_module(in_place(form) if node in inplace else form)}")
             initialization.setdefault(_class(form), {})[form.init] = None
             if form.runtime:

@@ -1,9 +1,10 @@
 """An op's PyTorch form, as data: what both PyTorch backends build, without importing torch.
 
 An op answers :meth:`~resdsl.ir.ops.Op.torch` with a :class:`Module` (an ``nn`` module and its
-constructor arguments, called on the op's input) or a :class:`Call` (a function applied to its
-inputs). :mod:`resdsl.backends.torch_module` turns the form into a ``torch.fx`` node and
-:mod:`resdsl.backends.torch_source` into a line of Python, so the two cannot disagree.
+constructor arguments, called on the op's input), a :class:`Call` (a function applied to its
+inputs) or a :class:`Parameter` (a bare learnable tensor at the node's path, and a call using it).
+:mod:`resdsl.backends.torch_module` turns the form into ``torch.fx`` nodes and
+:mod:`resdsl.backends.torch_source` into Python, so the two cannot disagree.
 
 >>> form = Module("Conv2d", (64, 128, 3), options(("stride", 2, 1), ("padding", 1, 0), ("bias", False, None)))
 >>> form.kwargs
@@ -71,7 +72,25 @@ class Call:
     args: tuple[Any, ...]
 
 
-Form = Module | Call
+@frozen
+class Weight:
+    """The node's own parameter (of a :class:`Parameter` form), where its call takes it."""
+
+
+@frozen
+class Parameter:
+    """A learnable tensor of ``shape``, every element ``fill``, installed at the node's module path
+    itself (so that path is its ``state_dict`` key: ``features.1.0.layer_scale``, as torchvision's
+    CNBlock registers ``self.layer_scale``), and ``call`` applied to the op's inputs, where
+    :class:`Weight` stands for the parameter. The fx module reads it with a ``get_attr`` node; the
+    generated source registers it on its container and names it in ``forward``."""
+
+    shape: tuple[int, ...]
+    fill: float
+    call: Call
+
+
+Form = Module | Call | Parameter
 
 
 def options(*triples: tuple[str, Any, Any]) -> tuple[tuple[str, Any], ...]:

@@ -25,6 +25,7 @@ from resdsl.ir.ops.elementwise import (
     DropPath,
     Flatten,
     Hardswish,
+    LayerScale,
     LeakyReLU,
     ReLU,
     Scale,
@@ -43,7 +44,7 @@ from resdsl.ir.ops.weighted import Conv, Linear
 OPS: tuple[type[Op], ...] = (
     Input, Conv, BatchNorm, GroupNorm, LayerNorm, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, SiLU, Hardswish, Softmax,
     MaxPool, AvgPool, GlobalAvgPool, Mean, Flatten, Linear, Dropout, DropPath, Upsample, Subsample, ZeroPad,
-    Scale, Add, Multiply, Concat,
+    Scale, LayerScale, Add, Multiply, Concat,
 )
 
 #: The merges, by the language's keyword (``add { a | b }``, ``concat(x)``, ``mul(...)``).

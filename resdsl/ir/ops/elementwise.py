@@ -20,7 +20,7 @@ from resdsl.ir.ops.base import (
 )
 from resdsl.ir.schema import Layer, Value, number
 from resdsl.ir.schema import Parameter as P
-from resdsl.ir.torch_form import Arg, Call, Module, options
+from resdsl.ir.torch_form import Arg, Call, Module, Parameter, Weight, options
 
 
 class _Activation(Op):
@@ -219,6 +219,43 @@ class Scale(Op):
 
     def torch(self, inputs: Sequence[Shape]) -> Call:
         return Call("operator.mul", (Arg(0), self.factor))
+
+
+@frozen
+class LayerScale(Op):
+    """A learnable scale per channel (Touvron et al. 2021; ConvNeXt's layer scale), every element
+    ``init`` at first: a parameter of shape Cx1x1 (C on a vector) at the node's own module path, so
+    ``layer_scale: layer_scale(1e-6)`` in block ``features.1.0`` is torchvision's
+    ``features.1.0.layer_scale``, multiplied into the input, which its product keeps for backward.
+
+    >>> LayerScale().params([(96, 56, 56)]), LayerScale().torch([(96, 56, 56)]).shape
+    (96, (96, 1, 1))
+    """
+
+    init: float = 1e-6
+    kind: ClassVar[str] = "layer_scale"
+    family: ClassVar[str] = "other"
+    layer = Layer("layer_scale", (P("init", number(-1e9), 1e-6, shown="1e-6"),),
+                  "a learnable scale per channel, initialized to init (ConvNeXt's layer scale)")
+    memory = SAVES_INPUT
+    counting = "params `C` (a parameter at the node's own path); nothing else counted"
+    output_shape = same_shape
+    buffers = macs = nothing
+    reads = pointwise
+
+    @classmethod
+    def from_arguments(cls, a: dict[str, Value]) -> LayerScale:
+        return cls(a["init"])
+
+    def params(self, inputs: Sequence[Shape]) -> int:
+        return inputs[0][0]
+
+    def label(self) -> str:
+        return f"layer scale {self.init:g}"
+
+    def torch(self, inputs: Sequence[Shape]) -> Parameter:
+        shape = (inputs[0][0], *(1 for _ in inputs[0][1:]))  # broadcast over the positions
+        return Parameter(shape, self.init, Call("operator.mul", (Weight(), Arg(0))))
 
 
 @frozen
