@@ -25,10 +25,13 @@ def compiled(request):
 
 def test_parameters_per_node_and_in_total(compiled) -> None:
     network, stats, model = compiled
-    modules = dict(model.named_modules())
+    modules, parameters = dict(model.named_modules()), dict(model.named_parameters())
     for node, data in network.graph.nodes(data=True):
         if data["params"]:
-            assert sum(p.numel() for p in modules[node].parameters()) == data["params"], node
+            if node in parameters:  # a bare parameter at the node's path (layer_scale)
+                assert parameters[node].numel() == data["params"], node
+            else:
+                assert sum(p.numel() for p in modules[node].parameters()) == data["params"], node
     assert sum(p.numel() for p in model.parameters()) == stats.params
     running = sum(b.numel() for name, b in model.named_buffers() if name.endswith(("running_mean", "running_var")))
     assert running == stats.buffers
@@ -94,6 +97,66 @@ def test_initialization_and_zero_init_residual() -> None:
     assert torch.all(model.get_submodule("layer1.0.bn1").weight == 1)
     std = model.get_submodule("conv1").weight.std().item()  # kaiming fan_out: sqrt(2 / (64 * 7 * 7))
     assert abs(std - (2 / (64 * 49)) ** 0.5) < 0.1 * std
+
+
+def test_std_se_is_timms_se_module() -> None:
+    """std's se squeezes with a spatial mean as timm's SEModule does (fvcore counts 0 MACs for it, where
+    avgpool(global) would count 1 per element): the same state_dict, output and fvcore MACs."""
+    from timm.layers.squeeze_excite import SEModule
+
+    theirs = SEModule(256).eval()
+    network = resdsl.load("import std (se)\nnetwork n { input 256x14x14  se: se(256) }")
+    ours = network.to_module().eval()
+    ours.load_state_dict({f"se.{key}": value for key, value in theirs.state_dict().items()}, strict=True)
+    x = torch.randn(2, 256, 14, 14)
+    analysis = FlopCountAnalysis(theirs, x[:1])
+    analysis.unsupported_ops_warnings(False)
+    assert analysis.total() == network.stats().macs == 256 * 16 * 2
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=1e-6)
+
+
+def test_convnext_block_is_torchvisions_cnblock() -> None:
+    """ConvNeXt's block from layernorm, linear over channels, layer_scale and drop_path: torchvision's
+    CNBlock's state_dict (names aside: numbered children cannot be written yet; layer_scale's key is
+    the node's path), parameters, fvcore MACs, and outputs in eval and, drawing the same drop-path
+    masks, in training."""
+    from torchvision.models.convnext import CNBlock
+
+    torch.manual_seed(0)
+    theirs = CNBlock(16, layer_scale=1e-6, stochastic_depth_prob=0.3)
+    with torch.no_grad():
+        theirs.layer_scale.normal_()  # a branch that counts (1e-6 would hide it)
+        theirs.block[2].weight.normal_(), theirs.block[2].bias.normal_()
+    network = resdsl.load("network n { input 16x14x14  b: { residual { conv(16, k: 7, groups: 16, bias: true) "
+                          "layernorm(eps: 1e-6) linear(64, over: channels) gelu linear(16, over: channels) "
+                          "layer_scale: layer_scale(1e-6) drop_path(0.3) } } }")
+    ours = network.to_module()
+    names = {"block.0": "b.conv1", "block.2": "b.layernorm1", "block.3": "b.linear1", "block.5": "b.linear2",
+             "layer_scale": "b.layer_scale"}
+    renamed = {}
+    for key, value in theirs.state_dict().items():
+        module, _, leaf = key.rpartition(".")
+        renamed[f"{names[module]}.{leaf}" if module else names[key]] = value
+    assert sorted((k, v.shape) for k, v in renamed.items()) == sorted((k, v.shape) for k, v in ours.state_dict().items())
+    ours.load_state_dict(renamed, strict=True)
+    x = torch.randn(8, 16, 14, 14)
+    analysis = FlopCountAnalysis(theirs.eval(), x[:1])
+    analysis.unsupported_ops_warnings(False)
+    assert analysis.total() == network.stats().macs
+    assert sum(p.numel() for p in theirs.parameters()) == network.stats().params
+    with torch.no_grad():
+        torch.testing.assert_close(ours.eval()(x), theirs.eval()(x), rtol=0, atol=1e-5)
+        torch.manual_seed(1)
+        expected = theirs.train()(x)
+        torch.manual_seed(1)
+        torch.testing.assert_close(ours.train()(x), expected, rtol=0, atol=1e-5)
+
+
+def test_zero_init_residual_skips_batch_norm_without_affine() -> None:
+    model = resdsl.compile(ROOT / "tests/specs/bn_affine.res", zero_init_residual=True)
+    assert model.get_submodule("bn3").weight is None  # the first unit's last bn: nothing to zero
+    assert torch.count_nonzero(model.get_submodule("bn5").weight) == 0
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])

@@ -22,29 +22,36 @@ from resdsl.ir import ops
 from resdsl.ir.docs import TABLES, regenerate
 from resdsl.ir.layers import LAYERS
 from resdsl.ir.ops.base import Op
-from resdsl.ir.torch_form import Call, Module
+from resdsl.ir.torch_form import Call, Module, Parameter
 
 #: An instance of every op and the input shapes it is tried on; spatial ops get odd sizes and padding.
 EXAMPLES: dict[type[Op], tuple[Op, list[tuple[int, ...]]]] = {
     ops.Input: (ops.Input((3, 9, 9)), []),
     ops.Conv: (ops.Conv(8, kernel=3, stride=2, padding=2, dilation=2, groups=2, bias=True), [(4, 9, 11)]),
-    ops.BatchNorm: (ops.BatchNorm(eps=1e-3, momentum=0.2), [(4, 5, 5)]),
+    ops.BatchNorm: (ops.BatchNorm(eps=1e-3, momentum=0.2, affine=False), [(4, 5, 5)]),
     ops.GroupNorm: (ops.GroupNorm(2, eps=1e-3), [(4, 5, 5)]),
+    ops.LayerNorm: (ops.LayerNorm(1e-6), [(4, 5, 5)]),
     ops.ReLU: (ops.ReLU(), [(4, 5, 5)]),
+    ops.LeakyReLU: (ops.LeakyReLU(0.2), [(4, 5, 5)]),
     ops.Sigmoid: (ops.Sigmoid(), [(4, 5, 5)]),
     ops.Tanh: (ops.Tanh(), [(4, 5, 5)]),
     ops.GELU: (ops.GELU(), [(4, 5, 5)]),
     ops.SiLU: (ops.SiLU(), [(4, 5, 5)]),
+    ops.Hardswish: (ops.Hardswish(), [(4, 5, 5)]),
+    ops.Softmax: (ops.Softmax(), [(4, 5, 5)]),
     ops.MaxPool: (ops.MaxPool(3, 2, 1, ceil_mode=True), [(4, 10, 9)]),
     ops.AvgPool: (ops.AvgPool(3, 2, 1, ceil_mode=True, count_include_pad=False), [(4, 10, 9)]),
     ops.GlobalAvgPool: (ops.GlobalAvgPool(), [(4, 5, 7)]),
+    ops.Mean: (ops.Mean(), [(4, 5, 7)]),
     ops.Flatten: (ops.Flatten(), [(4, 2, 3)]),
     ops.Linear: (ops.Linear(7, bias=False), [(12,)]),
     ops.Dropout: (ops.Dropout(0.25), [(4, 5, 5)]),
+    ops.DropPath: (ops.DropPath(0.25), [(4, 5, 5)]),
     ops.Upsample: (ops.Upsample(3, "bilinear"), [(4, 5, 5)]),
     ops.Subsample: (ops.Subsample(2), [(4, 5, 7)]),
     ops.ZeroPad: (ops.ZeroPad(9), [(4, 5, 5)]),
     ops.Scale: (ops.Scale(-0.25), [(4, 5, 5)]),
+    ops.LayerScale: (ops.LayerScale(0.5), [(4, 5, 5)]),
     ops.Add: (ops.Add(), [(4, 5, 5)] * 3),
     ops.Multiply: (ops.Multiply(), [(4, 5, 5), (4, 1, 1)]),
     ops.Concat: (ops.Concat(), [(4, 5, 5), (2, 5, 5), (3, 5, 5)]),
@@ -110,7 +117,10 @@ def test_reads_repeat_with_the_period(op: type[Op]) -> None:
 def _run_module(form: Module, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, nn.Module]:
     """The form built in process and from its generated source line, both run on ``inputs``."""
     built = torch_module.instantiate(form)
-    written = eval(torch_source._module(form), {"nn": nn})  # noqa: S307 — our own generated constructor
+    namespace = {"torch": torch, "nn": nn, "F": F}
+    if form.runtime:  # resdsl's own class: defined by the text the generated file holds
+        exec(torch_source.runtime_classes()[form.name], namespace)  # noqa: S102 — our own class
+    written = eval(torch_source._module(form), namespace)  # noqa: S307 — our own generated constructor
     written.load_state_dict(built.state_dict())
     built.eval(), written.eval()
     return built(inputs[0]), written(inputs[0]), built
@@ -125,6 +135,24 @@ def _run_call(form: Call, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, tor
     written = eval(torch_source._expression(form, names),  # noqa: S307 — our own generated expression
                    {"torch": torch, "F": F, **dict(zip(names, inputs))})
     return built, written
+
+
+def _run_parameter(form: Parameter, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, nn.Module]:
+    """A bare parameter at a node's path and the call that uses it, in process (installed and read
+    with get_attr) and as generated source (registered, read as an attribute)."""
+    root = nn.Module()
+    torch_module._install_parameter(root, "block.scale", form)
+    assert torch.equal(root.get_parameter("block.scale"), torch.full(form.shape, float(form.fill)))
+    with torch.no_grad():
+        root.get_parameter("block.scale").uniform_()  # not its fill: a parameter mixed up with an input shows
+    graph = fx.Graph()
+    placeholders = [graph.placeholder(f"x{index}") for index in range(len(inputs))]
+    graph.output(torch_module._value(graph, form.call, placeholders, graph.get_attr("block.scale")))
+    built = fx.GraphModule(root, graph)(*inputs)
+    names = [f"x{index}" for index in range(len(inputs))]
+    written = eval(torch_source._expression(form.call, names, "block.scale"),  # noqa: S307 — our own expression
+                   {"torch": torch, "F": F, "block": root.block, **dict(zip(names, inputs))})
+    return built, written, root
 
 
 @pytest.mark.parametrize("op", ops.OPS, ids=[op.__name__ for op in ops.OPS])
@@ -142,6 +170,10 @@ def test_pytorch_form_agrees_with_the_op_and_both_backends(op: type[Op]) -> None
         params = sum(p.numel() for p in module.parameters())
         buffers = sum(b.numel() for name, b in module.named_buffers() if not name.endswith("num_batches_tracked"))
         assert {step.parameter for step in form.init} <= {name for name, _ in module.named_parameters()} | {"bias"}
+    elif isinstance(form, Parameter):
+        built, written, module = _run_parameter(form, inputs)
+        params = sum(p.numel() for p in module.parameters())
+        assert [name for name, _ in module.named_parameters()] == ["block.scale"]  # the node's path itself
     else:
         assert isinstance(form, Call)
         built, written = _run_call(form, inputs)
@@ -167,7 +199,7 @@ def test_every_layer_lowers_to_its_op() -> None:
     """Each layer name, written with its defaults, makes its op (or no node: identity)."""
     required: dict[str, Any] = {"conv": "conv(4)", "maxpool": "maxpool(k: 2)", "avgpool": "avgpool(k: 2)",
                                 "linear": "flatten linear(3)", "zeropad": "zeropad(12)", "scale": "scale(0.5)",
-                                "groupnorm": "groupnorm(4)"}
+                                "groupnorm": "groupnorm(4)", "drop_path": "drop_path(0.1)"}
     for name, builtin in LAYERS.items():
         network = _spec(required.get(name, name))
         kinds = [type(data["op"]) for _, data in network.graph.nodes(data=True)][1:]
@@ -180,3 +212,55 @@ def test_every_layer_lowers_to_its_op() -> None:
 def test_group_norm_groups_must_divide_the_channels() -> None:
     with pytest.raises(resdsl.ResdslError, match=r"groupnorm groups=5 must divide the channels \(8\)"):
         _spec("groupnorm(5)")
+
+
+def test_drop_path_trains_as_timm_and_torchvision() -> None:
+    """In training, whole samples are zeroed and the rest scaled, drawing the same random numbers as
+    timm's DropPath and torchvision's StochasticDepth(p, "row"); in eval it is the identity."""
+    import timm.layers
+    import torchvision.ops
+
+    form = ops.DropPath(0.4).torch([(4, 3, 3)])
+    ours = torch_module.instantiate(form).train()
+    x = torch.randn(64, 4, 3, 3)
+    results = []
+    for module in (ours, timm.layers.DropPath(0.4), torchvision.ops.StochasticDepth(0.4, "row")):
+        torch.manual_seed(0)
+        results.append(module.train()(x))
+    torch.testing.assert_close(results[0], results[1], rtol=0, atol=0)
+    torch.testing.assert_close(results[0], results[2], rtol=0, atol=0)
+    kept = results[0].flatten(1).ne(0).all(1)
+    assert 0 < int(kept.sum()) < 64
+    torch.testing.assert_close(results[0][kept], x[kept] / 0.6)
+    assert ours.eval()(x) is x
+
+
+def test_layernorm_of_a_map_is_torchvisions_layernorm2d() -> None:
+    """ConvNeXt's LayerNorm2d: the same state_dict keys and outputs; a vector gets nn.LayerNorm."""
+    from torchvision.models.convnext import LayerNorm2d
+
+    theirs = LayerNorm2d(8, eps=1e-6)
+    nn.init.normal_(theirs.weight), nn.init.normal_(theirs.bias)
+    ours = torch_module.instantiate(ops.LayerNorm(1e-6).torch([(8, 5, 5)]))
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    x = torch.randn(2, 8, 5, 5)
+    torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=0)
+    assert type(torch_module.instantiate(ops.LayerNorm(affine=False).torch([(8,)]))) is nn.LayerNorm
+
+
+def test_linear_over_channels_is_nn_linear_at_each_position() -> None:
+    """``linear(n, over: channels)``: torchvision ConvNeXt's permute, nn.Linear, permute back, with
+    nn.Linear's state_dict; both backends agree, as for every op's example."""
+    op, shapes = ops.Linear(6, over_channels=True), [(4, 5, 7)]
+    built, written, module = _run_module(op.torch(shapes), [torch.randn(2, *shapes[0])])
+    torch.testing.assert_close(built, written, rtol=0, atol=0)
+    assert tuple(built.shape) == (2, *op.output_shape(shapes)) == (2, 6, 5, 7)
+    assert sum(p.numel() for p in module.parameters()) == op.params(shapes) == 4 * 6 + 6
+    linear = nn.Linear(4, 6)
+    linear.load_state_dict(module.state_dict(), strict=True)
+    x = torch.randn(2, 4, 5, 7)
+    torch.testing.assert_close(module(x), linear(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2))
+    with pytest.raises(resdsl.ResdslError, match=r"linear over: channels needs a CxHxW input"):
+        _spec("avgpool(global) flatten linear(4, over: channels)")
+    with pytest.raises(resdsl.ResdslError, match=r"'over' must be channels, got 8 \(where a parameter is named 'channels'"):
+        _spec("block b(channels) { linear(4, over: channels) }  b(8)")

@@ -71,6 +71,8 @@ CASES = {  # name: (spec, input side, positions to try: the product of the upsam
     "stage_bottleneck256": ((ROOT / "examples/stage_bottleneck256.res").read_text(), 24, 1),
     "unet_small": (UNET, 160, 8),
     "unet_small_bilinear": (UNET.replace("upsample(2)", "upsample(2, mode: bilinear)"), 160, 8),
+    "pointwise_new_ops": ("network p { input 4x64x64  conv(8, k: 4, stride: 4) linear(16, over: channels) leaky_relu "
+                          "hardswish layer_scale(0.5) drop_path(0.1) bn(affine: false) conv(8, k: 3) }", 64, 1),
     "strided_k2_pools": ("network k2 { input 1x96x96  conv(4, k: 2, stride: 2) avgpool(k: 3, stride: 2, padding: 1)"
                          "  add { conv(4, k: 5) | conv(4, k: 3, dilation: 2) | identity } }", 96, 1),
 }
@@ -84,9 +86,10 @@ def test_receptive_field_equals_gradient_extent(name: str) -> None:
     assert network.stats().receptive_field == gradient_field(network, positions)
 
 
-WHOLE_INPUT = {  # a global pooling or a group's statistics on the way: one pixel reads the whole input
+WHOLE_INPUT = {  # a global pooling (or mean) or a group's statistics on the way: one pixel reads the whole input
     "squeeze_excitation": "import std (se)\nnetwork n { input 8x40x40  conv(16) se(16, reduction: 4) conv(8) }",
     "group_norm": "network n { input 8x40x40  conv(16) groupnorm(4) relu conv(8) }",
+    "spatial_mean": "network n { input 8x40x40  conv(16) mul { identity | mean } conv(8) }",
 }
 
 

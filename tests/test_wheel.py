@@ -19,6 +19,7 @@ def test_wheel_installs_and_checks_from_outside(tmp_path: Path) -> None:
                     str(wheel)], check=True)
     assert (tmp_path / "site" / "resdsl" / "grammars" / "resdsl.lark").is_file()
     assert (tmp_path / "site" / "resdsl" / "stdlib" / "std.res").is_file()
+    assert (tmp_path / "site" / "resdsl" / "backends" / "torch_runtime.py").is_file()  # generated source copies it
     work = tmp_path / "elsewhere"
     work.mkdir()
     shutil.copy(ROOT / "examples" / "resnet34.res", work)  # imports std: exercises the shipped library

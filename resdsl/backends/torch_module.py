@@ -16,7 +16,7 @@ import networkx as nx
 
 from resdsl.ir.graph import inputs
 from resdsl.ir.ops import BatchNorm, Scale
-from resdsl.ir.torch_form import Arg, Call, Init, Module, in_place
+from resdsl.ir.torch_form import Arg, Call, Init, Module, Parameter, Weight, in_place
 from resdsl.passes.inplace import inplace_relus
 
 if TYPE_CHECKING:
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from torch import fx
 
 
-def _install(root: torch.nn.Module, path: str, module: torch.nn.Module) -> None:
+def _parent(root: torch.nn.Module, path: str) -> tuple[torch.nn.Module, str]:
+    """The module that holds ``path`` (made, with plain modules along the way, if new) and its last name."""
     from torch import nn
 
     *parents, leaf = path.split(".")
@@ -32,14 +33,29 @@ def _install(root: torch.nn.Module, path: str, module: torch.nn.Module) -> None:
         if not hasattr(root, name):
             root.add_module(name, nn.Module())
         root = getattr(root, name)
-    root.add_module(leaf, module)
+    return root, leaf
+
+
+def _install(root: torch.nn.Module, path: str, module: torch.nn.Module) -> None:
+    parent, leaf = _parent(root, path)
+    parent.add_module(leaf, module)
+
+
+def _install_parameter(root: torch.nn.Module, path: str, form: Parameter) -> None:
+    """A bare parameter at ``path`` itself: its ``state_dict`` key is the node's name."""
+    import torch
+
+    parent, leaf = _parent(root, path)
+    parent.register_parameter(leaf, torch.nn.Parameter(torch.full(form.shape, float(form.fill))))
 
 
 def instantiate(form: Module) -> torch.nn.Module:
-    """``nn.<name>(*args, **kwargs)``."""
+    """``nn.<name>(*args, **kwargs)``, or resdsl's own class of that name (:mod:`torch_runtime`)."""
     from torch import nn
 
-    return getattr(nn, form.name)(*form.args, **dict(form.kwargs))
+    from resdsl.backends import torch_runtime
+
+    return getattr(torch_runtime if form.runtime else nn, form.name)(*form.args, **dict(form.kwargs))
 
 
 def _function(name: str) -> Any:
@@ -51,14 +67,17 @@ def _function(name: str) -> Any:
     return getattr({"torch": torch, "F": F, "operator": operator}[home], attribute)
 
 
-def _value(graph: fx.Graph, arg: Any, args: Sequence[fx.Node]) -> Any:
-    """A :class:`Call` argument as fx sees it: placeholders become the input nodes, calls new nodes."""
+def _value(graph: fx.Graph, arg: Any, args: Sequence[fx.Node], weight: fx.Node | None = None) -> Any:
+    """A :class:`Call` argument as fx sees it: placeholders become the input nodes (and the node's
+    own parameter, ``weight``), calls new nodes."""
     if isinstance(arg, Arg):
         return args[arg.index]
+    if isinstance(arg, Weight):
+        return weight
     if isinstance(arg, Call):
-        return graph.call_function(_function(arg.function), tuple(_value(graph, a, args) for a in arg.args))
+        return graph.call_function(_function(arg.function), tuple(_value(graph, a, args, weight) for a in arg.args))
     if isinstance(arg, (list, tuple)):
-        return type(arg)(_value(graph, a, args) for a in arg)
+        return type(arg)(_value(graph, a, args, weight) for a in arg)
     return arg
 
 
@@ -84,6 +103,9 @@ def build_module(graph: nx.DiGraph, zero_init_residual: bool = False) -> torch.f
             initialization[node] = form.init
             # Named after the module path, as fx would, but never 'self': forward's first argument.
             value = fx_graph.create_node("call_module", node, tuple(args), name="self_" if node == "self" else None)
+        elif isinstance(form, Parameter):
+            _install_parameter(root, node, form)
+            value = _value(fx_graph, form.call, args, fx_graph.get_attr(node))
         else:
             value = _value(fx_graph, form, args)
         value.meta["resdsl_node"] = node
@@ -120,5 +142,6 @@ def _zero_init_residual(model: torch.nn.Module, graph: nx.DiGraph) -> None:
         main = inputs(graph, residual["add"])[0]
         if isinstance(graph.nodes[main]["op"], Scale):
             main = inputs(graph, main)[0]
-        if isinstance(graph.nodes[main]["op"], BatchNorm):
+        op = graph.nodes[main]["op"]
+        if isinstance(op, BatchNorm) and op.affine:  # without an affine there is no weight to zero
             nn.init.zeros_(with_torch[main].weight)

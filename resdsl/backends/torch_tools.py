@@ -116,9 +116,11 @@ def optimize_for_inference(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def summary(model: torch.nn.Module) -> str:
-    """Top-level submodules with their parameter counts (works on the meta device)."""
-    rows = [(name, type(module).__name__, sum(p.numel() for p in module.parameters()))
-            for name, module in model.named_children()]
+    """Top-level submodules and bare parameters (a layer scale) with their parameter counts (works on
+    the meta device)."""
+    rows = [(name, "Parameter", parameter.numel()) for name, parameter in model.named_parameters(recurse=False)]
+    rows += [(name, type(module).__name__, sum(p.numel() for p in module.parameters()))
+             for name, module in model.named_children()]
     width = max(len(name) for name, _, _ in rows)
     kinds = max(len(kind) for _, kind, _ in rows)
     lines = [f"  {name:<{width}}  {kind:<{kinds}}  {count:>13,}" for name, kind, count in rows]

@@ -1,9 +1,10 @@
 """An op's PyTorch form, as data: what both PyTorch backends build, without importing torch.
 
 An op answers :meth:`~resdsl.ir.ops.Op.torch` with a :class:`Module` (an ``nn`` module and its
-constructor arguments, called on the op's input) or a :class:`Call` (a function applied to its
-inputs). :mod:`resdsl.backends.torch_module` turns the form into a ``torch.fx`` node and
-:mod:`resdsl.backends.torch_source` into a line of Python, so the two cannot disagree.
+constructor arguments, called on the op's input), a :class:`Call` (a function applied to its
+inputs) or a :class:`Parameter` (a bare learnable tensor at the node's path, and a call using it).
+:mod:`resdsl.backends.torch_module` turns the form into ``torch.fx`` nodes and
+:mod:`resdsl.backends.torch_source` into Python, so the two cannot disagree.
 
 >>> form = Module("Conv2d", (64, 128, 3), options(("stride", 2, 1), ("padding", 1, 0), ("bias", False, None)))
 >>> form.kwargs
@@ -14,6 +15,7 @@ Arg(index=2)
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from resdsl.frozen import frozen
@@ -48,12 +50,15 @@ ONES_ZEROS = (Init("weight", "ones_"), Init("bias", "zeros_"))
 @frozen
 class Module:
     """``nn.<name>(*args, **kwargs)``, installed at the node's module path and called on its one input;
-    ``init`` says how the backends initialize its parameters (nothing: PyTorch's own default)."""
+    ``init`` says how the backends initialize its parameters (nothing: PyTorch's own default).
+    ``runtime``: the class is not ``torch.nn``'s but resdsl's own, from
+    :mod:`resdsl.backends.torch_runtime` (``DropPath``), which generated source defines itself."""
 
     name: str
     args: tuple[Any, ...] = ()
     kwargs: tuple[tuple[str, Any], ...] = ()
     init: tuple[Init, ...] = ()
+    runtime: bool = False
 
 
 @frozen
@@ -67,7 +72,25 @@ class Call:
     args: tuple[Any, ...]
 
 
-Form = Module | Call
+@frozen
+class Weight:
+    """The node's own parameter (of a :class:`Parameter` form), where its call takes it."""
+
+
+@frozen
+class Parameter:
+    """A learnable tensor of ``shape``, every element ``fill``, installed at the node's module path
+    itself (so that path is its ``state_dict`` key: ``features.1.0.layer_scale``, as torchvision's
+    CNBlock registers ``self.layer_scale``), and ``call`` applied to the op's inputs, where
+    :class:`Weight` stands for the parameter. The fx module reads it with a ``get_attr`` node; the
+    generated source registers it on its container and names it in ``forward``."""
+
+    shape: tuple[int, ...]
+    fill: float
+    call: Call
+
+
+Form = Module | Call | Parameter
 
 
 def options(*triples: tuple[str, Any, Any]) -> tuple[tuple[str, Any], ...]:
@@ -86,4 +109,4 @@ def chain(function: str, count: int) -> Call:
 
 def in_place(form: Module) -> Module:
     """``form`` told to overwrite its input (``nn.ReLU(inplace=True)``); see :mod:`resdsl.passes.inplace`."""
-    return Module(form.name, form.args, (*form.kwargs, ("inplace", True)), form.init)
+    return replace(form, kwargs=(*form.kwargs, ("inplace", True)))

@@ -20,7 +20,7 @@ from resdsl.ir.schema import Check, Parameter, Symbol, boolean, describe, intege
 from resdsl.limits import NUMBER_LIMIT
 
 #: Bare words that stand for themselves where no parameter of that name is in scope.
-SYMBOLS = frozenset({"auto", "identity", "project", "pad", "avgdown", "global", "nearest", "bilinear"})
+SYMBOLS = frozenset({"auto", "identity", "project", "pad", "avgdown", "global", "nearest", "bilinear", "channels"})
 
 
 @frozen

@@ -3,12 +3,13 @@
 Inference runs the nodes in topological order and frees a tensor after its last use; the peak is the
 largest total of live tensors (the input included; ``flatten`` is a view and allocates nothing).
 Training keeps, for backward, the tensors autograd saves, as each op states them
-(:class:`~resdsl.ir.ops.Memory`): the input of conv, linear, batch norm, max and average pooling,
-gelu and silu; the output of relu, sigmoid and tanh; both inputs of a product; max pooling's int64
-indices and dropout's byte mask (CUDA's fused dropout; on the CPU PyTorch keeps a mask of the
-activation dtype instead). Global average pooling keeps nothing: PyTorch computes a 1x1 adaptive
-pooling as a mean. A tensor saved by several ops counts once. Checked, storage by storage, against
-the tensors autograd's saved-tensor hooks see (tests/test_compile.py).
+(:class:`~resdsl.ir.ops.Memory`): the input of conv, linear, the norms, max and average pooling,
+gelu, silu, leaky ReLU, hard swish and layer scale; the output of relu, sigmoid, tanh and softmax;
+both inputs of a product; group and layer norm's statistics; max pooling's int64 indices, dropout's
+byte mask (CUDA's fused dropout; on the CPU PyTorch keeps a mask of the activation dtype instead)
+and drop_path's per-sample mask. Global average pooling and the spatial mean keep nothing: PyTorch
+computes a 1x1 adaptive pooling as a mean. A tensor saved by several ops counts once. Checked,
+storage by storage, against the tensors autograd's saved-tensor hooks see (tests/test_compile.py).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The ops: what each IR node computes, and every fact about it, in one definition per op.
 
 One frozen dataclass per op, grouped by family: :mod:`~resdsl.ir.ops.weighted` (conv, linear),
-:mod:`~resdsl.ir.ops.norm`, :mod:`~resdsl.ir.ops.elementwise` (activations, dropout, scale, flatten),
-:mod:`~resdsl.ir.ops.resample` (pooling, upsampling, subsampling) and
-:mod:`~resdsl.ir.ops.structure` (input, merges, zero padding). Each states the facts listed in
+:mod:`~resdsl.ir.ops.norm`, :mod:`~resdsl.ir.ops.elementwise` (activations, softmax, dropout, scale,
+flatten), :mod:`~resdsl.ir.ops.resample` (pooling, upsampling, subsampling), :mod:`~resdsl.ir.ops.reduce`
+(the spatial mean) and :mod:`~resdsl.ir.ops.structure` (input, merges, zero padding). Each states the facts listed in
 :data:`~resdsl.ir.ops.base.FACTS`: its language form, output shape, parameters, buffers, MACs,
 what autograd saves, the input positions it reads, its diagram label and its PyTorch form. Shapes
 are per sample — ``(channels, height, width)`` or ``(features,)`` — and counts are per sample too;
@@ -19,16 +19,32 @@ so a compiled model's fvcore total equals ours.
 """
 
 from resdsl.ir.ops.base import FACTS, FAMILIES, MAC_FAMILIES, Memory, Op, Shape, ShapeError, format_shape
-from resdsl.ir.ops.elementwise import GELU, Dropout, Flatten, ReLU, Scale, Sigmoid, SiLU, Tanh
-from resdsl.ir.ops.norm import BatchNorm, GroupNorm
+from resdsl.ir.ops.elementwise import (
+    GELU,
+    Dropout,
+    DropPath,
+    Flatten,
+    Hardswish,
+    LayerScale,
+    LeakyReLU,
+    ReLU,
+    Scale,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Tanh,
+)
+from resdsl.ir.ops.norm import BatchNorm, GroupNorm, LayerNorm
+from resdsl.ir.ops.reduce import Mean
 from resdsl.ir.ops.resample import AvgPool, GlobalAvgPool, MaxPool, Subsample, Upsample
 from resdsl.ir.ops.structure import Add, Concat, Input, Multiply, ZeroPad
 from resdsl.ir.ops.weighted import Conv, Linear
 
 #: Every op, in the order the docs list them.
 OPS: tuple[type[Op], ...] = (
-    Input, Conv, BatchNorm, GroupNorm, ReLU, Sigmoid, Tanh, GELU, SiLU, MaxPool, AvgPool, GlobalAvgPool, Flatten,
-    Linear, Dropout, Upsample, Subsample, ZeroPad, Scale, Add, Multiply, Concat,
+    Input, Conv, BatchNorm, GroupNorm, LayerNorm, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, SiLU, Hardswish, Softmax,
+    MaxPool, AvgPool, GlobalAvgPool, Mean, Flatten, Linear, Dropout, DropPath, Upsample, Subsample, ZeroPad,
+    Scale, LayerScale, Add, Multiply, Concat,
 )
 
 #: The merges, by the language's keyword (``add { a | b }``, ``concat(x)``, ``mul(...)``).

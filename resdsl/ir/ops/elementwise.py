@@ -1,4 +1,4 @@
-"""Ops that keep each value where it is: activations, dropout, a constant scale, and flatten."""
+"""Ops that keep each value where it is: activations, softmax, dropout, a constant scale, and flatten."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from resdsl.ir.ops.base import (
 )
 from resdsl.ir.schema import Layer, Value, number
 from resdsl.ir.schema import Parameter as P
-from resdsl.ir.torch_form import Arg, Call, Module
+from resdsl.ir.torch_form import Arg, Call, Module, Parameter, Weight, options
 
 
 class _Activation(Op):
@@ -85,6 +85,64 @@ class SiLU(_Activation):
 
 
 @frozen
+class Hardswish(_Activation):
+    kind: ClassVar[str] = "hardswish"
+    module: ClassVar[str] = "Hardswish"
+    layer = Layer("hardswish", (), "x · relu6(x + 3) / 6 (MobileNetV3)")
+    memory = SAVES_INPUT
+
+
+@frozen
+class LeakyReLU(Op):
+    """max(x, 0) + slope · min(x, 0): ``nn.LeakyReLU(slope)``; its backward reads the input."""
+
+    slope: float = 0.01
+    kind: ClassVar[str] = "leaky_relu"
+    family: ClassVar[str] = "other"
+    layer = Layer("leaky_relu", (P("slope", number(-1e9), 0.01),), "leaky rectified linear unit, x or slope · x")
+    memory = SAVES_INPUT
+    counting = "nothing counted"
+    output_shape = same_shape
+    params = buffers = macs = nothing
+    reads = pointwise
+
+    @classmethod
+    def from_arguments(cls, a: dict[str, Value]) -> LeakyReLU:
+        return cls(a["slope"])
+
+    def label(self) -> str:
+        return f"leaky_relu {self.slope:g}"
+
+    def torch(self, inputs: Sequence[Shape]) -> Module:
+        return Module("LeakyReLU", (), options(("negative_slope", self.slope, 0.01)))
+
+
+@frozen
+class Softmax(Op):
+    """Softmax over the channels of a map (at each position) or the features of a vector: dim 1.
+    fvcore counts no ``aten::softmax``; its backward reads the output."""
+
+    kind: ClassVar[str] = "softmax"
+    family: ClassVar[str] = "other"
+    layer = Layer("softmax", (), "softmax over the channels of a map, or the features of a vector")
+    memory = SAVES_OUTPUT
+    counting = "nothing counted (fvcore counts no `aten::softmax`)"
+    output_shape = same_shape
+    params = buffers = macs = nothing
+    reads = pointwise  # each position's channels: nothing across positions
+
+    @classmethod
+    def from_arguments(cls, a: dict[str, Value]) -> Softmax:
+        return cls()
+
+    def label(self) -> str:
+        return "softmax"
+
+    def torch(self, inputs: Sequence[Shape]) -> Module:
+        return Module("Softmax", (), (("dim", 1),))
+
+
+@frozen
 class Dropout(Op):
     """Zeroes each element with probability ``p`` in training."""
 
@@ -110,6 +168,35 @@ class Dropout(Op):
 
 
 @frozen
+class DropPath(Op):
+    """Stochastic depth per sample (Huang et al. 2016): in training, each sample's value is zeroed
+    with probability ``p`` and the others scaled by 1 / (1 - p); in eval, the identity. timm's
+    DropPath, torchvision's ``StochasticDepth(p, "row")``. Its product keeps the per-sample mask (one
+    element per sample, of the activations' dtype) for backward, and not the input."""
+
+    p: float
+    kind: ClassVar[str] = "drop_path"
+    family: ClassVar[str] = "other"
+    layer = Layer("drop_path", (P("p", number(0.0, 1.0), required=True),),
+                  "stochastic depth: in training, zero whole samples with probability p, scale the rest by 1/(1-p)")
+    memory = Memory(statistics=lambda op, inputs: 1 if op.p > 0 else 0, statistics_are="a mask (1 element per sample)")
+    counting = "nothing counted"
+    output_shape = same_shape
+    params = buffers = macs = nothing
+    reads = pointwise
+
+    @classmethod
+    def from_arguments(cls, a: dict[str, Value]) -> DropPath:
+        return cls(a["p"])
+
+    def label(self) -> str:
+        return f"drop_path {self.p:g}"
+
+    def torch(self, inputs: Sequence[Shape]) -> Module:
+        return Module("DropPath", (self.p,), runtime=True)
+
+
+@frozen
 class Scale(Op):
     """Multiply by a constant: the residual branch scaling of Inception-ResNet."""
 
@@ -132,6 +219,43 @@ class Scale(Op):
 
     def torch(self, inputs: Sequence[Shape]) -> Call:
         return Call("operator.mul", (Arg(0), self.factor))
+
+
+@frozen
+class LayerScale(Op):
+    """A learnable scale per channel (Touvron et al. 2021; ConvNeXt's layer scale), every element
+    ``init`` at first: a parameter of shape Cx1x1 (C on a vector) at the node's own module path, so
+    ``layer_scale: layer_scale(1e-6)`` in block ``features.1.0`` is torchvision's
+    ``features.1.0.layer_scale``, multiplied into the input, which its product keeps for backward.
+
+    >>> LayerScale().params([(96, 56, 56)]), LayerScale().torch([(96, 56, 56)]).shape
+    (96, (96, 1, 1))
+    """
+
+    init: float = 1e-6
+    kind: ClassVar[str] = "layer_scale"
+    family: ClassVar[str] = "other"
+    layer = Layer("layer_scale", (P("init", number(-1e9), 1e-6, shown="1e-6"),),
+                  "a learnable scale per channel, initialized to init (ConvNeXt's layer scale)")
+    memory = SAVES_INPUT
+    counting = "params `C` (a parameter at the node's own path); nothing else counted"
+    output_shape = same_shape
+    buffers = macs = nothing
+    reads = pointwise
+
+    @classmethod
+    def from_arguments(cls, a: dict[str, Value]) -> LayerScale:
+        return cls(a["init"])
+
+    def params(self, inputs: Sequence[Shape]) -> int:
+        return inputs[0][0]
+
+    def label(self) -> str:
+        return f"layer scale {self.init:g}"
+
+    def torch(self, inputs: Sequence[Shape]) -> Parameter:
+        shape = (inputs[0][0], *(1 for _ in inputs[0][1:]))  # broadcast over the positions
+        return Parameter(shape, self.init, Call("operator.mul", (Weight(), Arg(0))))
 
 
 @frozen

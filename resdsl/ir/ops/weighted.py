@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from math import prod
 from typing import ClassVar
 
 from resdsl.frozen import frozen
 from resdsl.ir.ops.base import SAVES_INPUT, Op, Shape, ShapeError, format_shape, nothing, pointwise, spatial, window
-from resdsl.ir.schema import Layer, Value, boolean, integer
+from resdsl.ir.schema import Layer, Symbol, Value, boolean, describe, integer
 from resdsl.ir.schema import Parameter as P
 from resdsl.ir.torch_form import KAIMING_FAN_OUT, Module, options
 
@@ -77,43 +78,67 @@ class Conv(Op):
             ("groups", self.groups, 1), ("bias", self.bias, None)), KAIMING_FAN_OUT)
 
 
+def _over(value: Value) -> str | None:
+    """``over:`` takes the word ``channels``; a number there may be the value of a parameter of that
+    name, which hides the word where it is in scope."""
+    if isinstance(value, Symbol) and value.name == "channels":
+        return None
+    hidden = " (where a parameter is named 'channels', its value hides the word)" \
+        if isinstance(value, (int, float)) else ""
+    return f"must be channels, got {describe(value)}{hidden}"
+
+
 @frozen
 class Linear(Op):
-    """Fully connected layer on a vector."""
+    """Fully connected layer on a vector, or, ``over: channels``, at each position of a map over its
+    channels (ConvNeXt's pointwise MLP; ``nn.Linear``'s parameters, computed as a 1x1 convolution so
+    that autograd keeps the input itself, whatever its memory layout).
+
+    >>> Linear(384, over_channels=True).output_shape([(96, 56, 56)]), Linear(384).params([(96,)])
+    ((384, 56, 56), 37248)
+    """
 
     out_features: int
     bias: bool = True
+    over_channels: bool = False
     kind: ClassVar[str] = "linear"
     family: ClassVar[str] = "linear"
     weighted: ClassVar[bool] = True
-    layer = Layer("linear", (P("features", integer(1), required=True), P("bias", boolean, True)),
+    layer = Layer("linear", (P("features", integer(1), required=True), P("bias", boolean, True),
+                             P("over", _over, shown="a vector's features; or channels, at each position of a map")),
                   "fully connected")
     memory = SAVES_INPUT
-    counting = "params `in × out` (+ `out` with bias); MACs `in × out`"
+    counting = "params `in × out` (+ `out` with bias); MACs `in × out` (per position over channels)"
     buffers = nothing
-    reads = pointwise  # a vector has no spatial positions
+    reads = pointwise  # a vector has no spatial positions; over channels, each position alone
 
     @classmethod
     def from_arguments(cls, a: dict[str, Value]) -> Linear:
-        return cls(a["features"], a["bias"])
+        return cls(a["features"], a["bias"], a["over"] is not None)
 
     def output_shape(self, inputs: Sequence[Shape]) -> Shape:
+        if self.over_channels:
+            return (self.out_features, *spatial("linear over: channels", inputs[0])[1:])
         if len(inputs[0]) != 1:
             raise ShapeError(f"linear needs a vector input, got {format_shape(inputs[0])}",
-                             "put 'flatten' (usually after 'avgpool(global)') before linear")
+                             "put 'flatten' (usually after 'avgpool(global)') before linear, or write "
+                             f"linear({self.out_features}, over: channels) to apply it at each position")
         return (self.out_features,)
 
     def params(self, inputs: Sequence[Shape]) -> int:
         return self.out_features * inputs[0][0] + (self.out_features if self.bias else 0)
 
     def macs(self, inputs: Sequence[Shape], output: Shape) -> int:
-        return inputs[0][0] * self.out_features
+        return inputs[0][0] * self.out_features * prod(inputs[0][1:])
 
     def label(self) -> str:
-        return f"fc {self.out_features}"
+        return f"fc {self.out_features}" + (" over channels" if self.over_channels else "")
 
     def torch(self, inputs: Sequence[Shape]) -> Module:
-        return Module("Linear", (inputs[0][0], self.out_features), options(("bias", self.bias, True)))
+        arguments = options(("bias", self.bias, True))
+        if self.over_channels:
+            return Module("ChannelLinear", (inputs[0][0], self.out_features), arguments, runtime=True)
+        return Module("Linear", (inputs[0][0], self.out_features), arguments)
 
 
 def _stride(stride: int) -> str:
