@@ -368,6 +368,8 @@ def _describe(token: Token | None) -> str:
 
 
 def _expected(expected: set[str]) -> str:
+    if "SHAPE" in expected:  # after `input`: '.' and ':' would only make it a label (input.0: ...)
+        expected = expected - {"DOT", "COLON"}
     words = sorted({_TERMINAL_WORDS.get(name, f"'{name.lower()}'") for name in expected if not name.startswith("_")})
     if len(words) > 6:
         return ""
