@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from resdsl.errors import ResdslError, UsageError, format_report, printable
+from resdsl.errors import ResdslError, UsageError, format_diagnostic, format_report, printable
 from resdsl.limits import MAX_NODES, NUMBER_LIMIT
 
 if TYPE_CHECKING:
@@ -125,7 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _load(path: str, args: argparse.Namespace) -> Network:
     from resdsl.network import load
 
-    return load(Path(path), max_nodes=args.max_nodes, **dict(args.overrides))
+    network = load(Path(path), max_nodes=args.max_nodes, **dict(args.overrides))
+    _warn(network)
+    return network
+
+
+def _warn(network: Network) -> None:
+    """A network's warnings on stderr, as diagnostics: they never change the exit code."""
+    for warning in network.warnings:
+        print(format_diagnostic(warning, network.sources, "warning"), file=sys.stderr)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -149,6 +157,7 @@ def _check(args: argparse.Namespace) -> int:
             print(f"{path}: library ok: {len(network)} block{'s' if len(network) != 1 else ''} "
                   f"({', '.join(network)}), no network")
             continue
+        _warn(network)
         shape = "x".join(map(str, network.input_shape))
         out = "x".join(map(str, network.output_shape))
         print(f"{printable(path)}: {network.name} ok: {shape} → {out}, {len(network.graph)} nodes")

@@ -109,17 +109,18 @@ def _excerpt(line: str, start: int, end: int) -> tuple[str, int, int]:
     return prefix + window + suffix, start, max(end, start + 1)
 
 
-def format_diagnostic(error: ResdslError, sources: dict[str, str] | None = None) -> str:
-    """``path:line:col: error: message``, the source line, a caret underline, then the hint.
+def format_diagnostic(error: ResdslError, sources: dict[str, str] | None = None, severity: str = "error") -> str:
+    """``path:line:col: error: message``, the source line, a caret underline, then the hint
+    (``severity`` ``warning`` for what is legal but likely not meant).
 
     Everything printed is made :func:`printable`, and a long line is cut to a window around the
     fault, so a diagnostic is never much larger than its message.
     """
     span = error.span
     if span is None:
-        lines = [f"error: {error.message}"]
+        lines = [f"{severity}: {error.message}"]
     else:
-        lines = [f"{span}: error: {error.message}"]
+        lines = [f"{span}: {severity}: {error.message}"]
         line = _source_line(span.path, span.line, sources)
         if line is not None:
             line = line.expandtabs(1)

@@ -62,6 +62,12 @@ class Network:
         return {name: self.graph.nodes[node]["shape"] for name, node in self.graph.graph["outputs"].items()}
 
     @property
+    def warnings(self) -> list[ResdslError]:
+        """What the spec says that is legal but likely not meant (``shortcut: avgdown`` on a unit whose
+        shape does not change), each with its place and a hint."""
+        return self.graph.graph.get("warnings", [])
+
+    @property
     def path(self) -> str:
         return self.graph.graph["path"]
 

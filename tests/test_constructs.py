@@ -151,3 +151,17 @@ def test_module_paths_never_collide() -> None:
         resdsl.load("network n { input 3x8x8  a: { b: conv(4) }  a.b: conv(4) }")
     with pytest.raises(ResdslError, match="would put a module inside the layer 'a'"):
         resdsl.load("network n { input 3x8x8  a: conv(4)  a.b: conv(4) }")
+
+
+def test_avgdown_on_every_unit_warns_where_the_shape_stays(capsys) -> None:
+    """The old form is legal but projects units ResNet-D leaves alone: check says so, and exits 0."""
+    from resdsl.cli import main
+
+    spec = ROOT / "tests" / "specs" / "avgdown_everywhere.res"
+    warnings = resdsl.load(spec).warnings
+    assert [w.message for w in warnings] == ["shortcut: avgdown projects s.1, whose shape does not change (16x4x4)"]
+    assert warnings[0].span.line == 3 and "projection: avgdown" in warnings[0].hint
+    assert main(["check", str(spec.relative_to(ROOT))]) == 0
+    err = capsys.readouterr().err
+    assert "avgdown_everywhere.res:3:3: warning: shortcut: avgdown projects s.1" in err
+    assert not resdsl.load(ROOT / "examples" / "resnet50d.res").warnings

@@ -80,6 +80,7 @@ class Lowering:
         self.graph = nx.DiGraph(residuals=[], blocks={})
         self.containers: set[str] = set()  # module paths that hold other modules
         self.errors: list[ResdslError] = []
+        self.warnings: list[ResdslError] = []  # legal, but likely not what was meant
         self.max_nodes = max_nodes
         self.work = WORK_PER_NODE * max_nodes  # steps, block instances and repetitions left to run
 
@@ -358,6 +359,12 @@ class Lowering:
         elif shortcut == Symbol("project") and projection is not None:
             shortcut = projection
         kind = shortcut.name if isinstance(shortcut, Symbol) else "block"
+        if kind == "avgdown" and x.shape is not None and x.shape == main.shape:
+            self.warnings.append(ResdslError(
+                f"shortcut: avgdown projects {scope.block or 'a unit'}, whose shape does not change "
+                f"({format_shape(x.shape)})",
+                step.span, "ResNet-D projects only where the shape changes: "
+                "residual(shortcut: auto, projection: avgdown)"))
         if kind == "identity":
             if None not in (x.shape, main.shape) and x.shape != main.shape:
                 raise ResdslError(f"identity shortcut needs equal shapes: the input is {format_shape(x.shape)} but "

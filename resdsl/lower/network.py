@@ -111,7 +111,7 @@ def lower_network(network: ast.NetworkDef, namespace: Namespace, overrides: Mapp
     if lowering.errors:
         raise ResdslError.collect(lowering.errors)
     graph.graph.update(name=network.name, input_shape=shape, outputs={key: t.node for key, t in outputs.items()},
-                       path=network.span.path, parameters=dict(env))
+                       path=network.span.path, parameters=dict(env), warnings=lowering.warnings)
     return graph
 
 
