@@ -43,10 +43,12 @@ def instantiate(form: Module) -> torch.nn.Module:
 
 
 def _function(name: str) -> Any:
-    """``torch.cat``, ``F.pad``, ``operator.add`` → the function."""
+    """``torch.cat``, ``F.pad``, ``operator.add``, ``getattr`` → the function."""
     import torch
     import torch.nn.functional as F
 
+    if name == "getattr":
+        return getattr
     home, attribute = name.split(".", 1)
     return getattr({"torch": torch, "F": F, "operator": operator}[home], attribute)
 
@@ -56,7 +58,8 @@ def _value(graph: fx.Graph, arg: Any, args: Sequence[fx.Node]) -> Any:
     if isinstance(arg, Arg):
         return args[arg.index]
     if isinstance(arg, Call):
-        return graph.call_function(_function(arg.function), tuple(_value(graph, a, args) for a in arg.args))
+        return graph.call_function(_function(arg.function), tuple(_value(graph, a, args) for a in arg.args),
+                                   {name: _value(graph, a, args) for name, a in arg.kwargs})
     if isinstance(arg, (list, tuple)):
         return type(arg)(_value(graph, a, args) for a in arg)
     return arg

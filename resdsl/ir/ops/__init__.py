@@ -21,14 +21,14 @@ so a compiled model's fvcore total equals ours.
 from resdsl.ir.ops.base import FACTS, FAMILIES, MAC_FAMILIES, Memory, Op, Shape, ShapeError, format_shape
 from resdsl.ir.ops.elementwise import GELU, Dropout, Flatten, ReLU, Scale, Sigmoid, SiLU, Tanh
 from resdsl.ir.ops.norm import BatchNorm, GroupNorm
-from resdsl.ir.ops.resample import AvgPool, GlobalAvgPool, MaxPool, Subsample, Upsample
+from resdsl.ir.ops.resample import AdaptiveAvgPool, AvgPool, GlobalAvgPool, MaxPool, Subsample, Upsample, UpsampleTo
 from resdsl.ir.ops.structure import Add, Concat, Input, Multiply, ZeroPad
 from resdsl.ir.ops.weighted import Conv, Linear
 
 #: Every op, in the order the docs list them.
 OPS: tuple[type[Op], ...] = (
-    Input, Conv, BatchNorm, GroupNorm, ReLU, Sigmoid, Tanh, GELU, SiLU, MaxPool, AvgPool, GlobalAvgPool, Flatten,
-    Linear, Dropout, Upsample, Subsample, ZeroPad, Scale, Add, Multiply, Concat,
+    Input, Conv, BatchNorm, GroupNorm, ReLU, Sigmoid, Tanh, GELU, SiLU, MaxPool, AvgPool, GlobalAvgPool,
+    AdaptiveAvgPool, Flatten, Linear, Dropout, Upsample, UpsampleTo, Subsample, ZeroPad, Scale, Add, Multiply, Concat,
 )
 
 #: The merges, by the language's keyword (``add { a | b }``, ``concat(x)``, ``mul(...)``).
