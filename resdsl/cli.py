@@ -159,7 +159,9 @@ def _check(args: argparse.Namespace) -> int:
             continue
         _warn(network)
         shape = "x".join(map(str, network.input_shape))
-        out = "x".join(map(str, network.output_shape))
+        shapes = network.output_shapes
+        out = "x".join(map(str, network.output_shape)) if len(shapes) == 1 else \
+            ", ".join(f"{name} {'x'.join(map(str, shape))}" for name, shape in shapes.items())
         print(f"{printable(path)}: {network.name} ok: {shape} → {out}, {len(network.graph)} nodes")
     return args.outcome
 

@@ -55,7 +55,24 @@ EXAMPLES: dict[type[Op], tuple[Op, list[tuple[int, ...]]]] = {
     ops.Add: (ops.Add(), [(4, 5, 5)] * 3),
     ops.Multiply: (ops.Multiply(), [(4, 5, 5), (4, 1, 1)]),
     ops.Concat: (ops.Concat(), [(4, 5, 5), (2, 5, 5), (3, 5, 5)]),
+    ops.AdaptiveAvgPool: (ops.AdaptiveAvgPool((7, 5)), [(4, 15, 13)]),
+    ops.UpsampleTo: (ops.UpsampleTo(), [(4, 7, 7), (3, 13, 13)]),  # 7 → 13: FPN at a 200x200 input
 }
+
+#: More instances, checked as EXAMPLES are: sizes per axis (1x7), and input sizes where a rule changes.
+VARIANTS: dict[str, tuple[Op, list[tuple[int, ...]]]] = {
+    "Conv-1x7": (ops.Conv(6, kernel=(1, 7), stride=(2, 1), padding=(0, 3)), [(4, 9, 11)]),
+    "Conv-7x1-dilated": (ops.Conv(6, kernel=(7, 1), padding=(6, 1), dilation=2, groups=2, bias=True), [(4, 13, 5)]),
+    "MaxPool-1x3": (ops.MaxPool((1, 3), (1, 2), (0, 1), ceil_mode=True), [(4, 10, 9)]),
+    "AvgPool-3x1": (ops.AvgPool((3, 1), (2, 1), (1, 0), ceil_mode=True, count_include_pad=False), [(4, 10, 9)]),
+    "AdaptiveAvgPool-same": (ops.AdaptiveAvgPool(7), [(4, 7, 7)]),
+    "AdaptiveAvgPool-larger": (ops.AdaptiveAvgPool((5, 9)), [(4, 3, 4)]),  # overlapping bins
+    "UpsampleTo-13-25": (ops.UpsampleTo(), [(4, 13, 13), (2, 25, 25)]),
+    "UpsampleTo-x2": (ops.UpsampleTo(), [(4, 5, 6), (2, 10, 12)]),
+    "UpsampleTo-3-141": (ops.UpsampleTo(), [(2, 3, 4), (2, 141, 9)]),  # float32 differs from exact n/m here
+    "UpsampleTo-down": (ops.UpsampleTo(), [(4, 9, 10), (2, 5, 3)]),
+}
+CASES = {**{op.__name__: EXAMPLES[op] for op in ops.OPS}, **VARIANTS}
 
 
 def _concrete(cls: type[Op]) -> list[type[Op]]:
@@ -83,9 +100,10 @@ def test_op_states_fact(op: type[Op], fact: str) -> None:
     assert stated, f"{op.__name__} does not state its {fact!r}"
 
 
-@pytest.mark.parametrize("op", ops.OPS, ids=[op.__name__ for op in ops.OPS])
-def test_facts_are_well_formed(op: type[Op]) -> None:
-    instance, shapes = EXAMPLES[op]
+@pytest.mark.parametrize("case", CASES)
+def test_facts_are_well_formed(case: str) -> None:
+    instance, shapes = CASES[case]
+    op = type(instance)
     output = instance.output_shape(shapes)
     assert op.family in ops.FAMILIES
     assert isinstance(op.memory, ops.Memory) and op.counting and instance.label()
@@ -98,20 +116,82 @@ def test_facts_are_well_formed(op: type[Op]) -> None:
         assert LAYERS[op.layer.name].build.__self__ is op  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("op", ops.OPS, ids=[op.__name__ for op in ops.OPS])
-def test_reads_repeat_with_the_period(op: type[Op]) -> None:
+@pytest.mark.parametrize("axis", [0, 1], ids=["height", "width"])
+@pytest.mark.parametrize("case", CASES)
+def test_reads_repeat_with_the_period(case: str, axis: int) -> None:
     """Shifting the output by ``period`` positions shifts what it reads by a constant: a wrong period
     (or reads) would make the receptive field's trace over positions miss the widest one."""
-    instance, _ = EXAMPLES[op]
-    period = instance.period
+    instance, shapes = CASES[case]
+    period = instance.period(shapes, axis)
     shifts = set()
     for lo in range(-2 * period, 3 * period):
-        here, there = instance.reads(lo, lo), instance.reads(lo + period, lo + period)
+        here, there = instance.reads(shapes, axis, lo, lo), instance.reads(shapes, axis, lo + period, lo + period)
         assert (here is None) == (there is None)
         if here is not None and there is not None:
             assert here[1] >= here[0]
+            assert instance.reads(shapes, axis, lo, lo + 1) == (here[0], instance.reads(shapes, axis, lo + 1, lo + 1)[1])
             shifts.add((there[0] - here[0], there[1] - here[1]))
-    assert len(shifts) <= 1 and all(a == b for a, b in shifts), f"{op.__name__} reads do not repeat every {period}"
+    assert len(shifts) <= 1 and all(a == b for a, b in shifts), f"{case} reads do not repeat every {period}"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_symmetric_ops_read_alike_along_both_axes(case: str) -> None:
+    """An op that says it reads alike along both axes (so the receptive field traces one axis for
+    both) does, on its example's shapes and on square ones."""
+    instance, shapes = CASES[case]
+    square = [(shape[0], max(shape[1:]), max(shape[1:])) if len(shape) == 3 else shape for shape in shapes]
+    for inputs in (shapes, square):
+        if instance.symmetric(inputs) and all(len(s) != 3 or s[1] == s[2] for s in inputs):
+            assert instance.period(inputs, 0) == instance.period(inputs, 1)
+            for lo in range(-9, 30):
+                assert instance.reads(inputs, 0, lo, lo + 2) == instance.reads(inputs, 1, lo, lo + 2), (inputs, lo)
+    if case in ("Conv-1x7", "Conv-7x1-dilated", "MaxPool-1x3", "AvgPool-3x1", "AdaptiveAvgPool"):
+        assert not instance.symmetric(square)
+
+
+def _form_module(instance: Op, shapes: list[tuple[int, ...]]) -> nn.Module:
+    """The op's PyTorch form as a module of its inputs, in eval mode (what fx builds in a network)."""
+    form = instance.torch(shapes)
+    if isinstance(form, Module):
+        return torch_module.instantiate(form).eval()
+    assert isinstance(form, Call)
+    graph = fx.Graph()
+    placeholders = [graph.placeholder(f"x{index}") for index in range(len(shapes))]
+    graph.output(torch_module._value(graph, form, placeholders))
+    return fx.GraphModule(nn.Module(), graph)
+
+
+@pytest.mark.parametrize("axis", [0, 1], ids=["height", "width"])
+@pytest.mark.parametrize("case", [c for c, (op, shapes) in CASES.items()
+                                  if shapes and len(shapes[0]) == 3 and len(op.output_shape(shapes)) == 3])
+def test_reads_are_what_the_gradient_reads(case: str, axis: int) -> None:
+    """Each output row (or column) reads input rows from and to exactly where ``reads`` says, clipped to
+    the input: the first and last rows where the gradient of its sum with respect to input 0 is
+    non-zero (weights made positive, so that nothing cancels; a dilated conv skips rows between).
+    Max pooling's gradient reaches only the largest input of each window."""
+    instance, shapes = CASES[case]
+    torch.manual_seed(0)
+    module = _form_module(instance, shapes).double()
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.copy_(parameter.abs() + 0.1)
+    inputs = [torch.rand(1, *shape, dtype=torch.float64) + 0.5 for shape in shapes]
+    inputs[0].requires_grad_(True)
+    size = shapes[0][1 + axis]
+    for position in range(instance.output_shape(shapes)[1 + axis]):
+        inputs[0].grad = None
+        out = module(*inputs)
+        out.select(2 + axis, position).sum().backward()
+        assert inputs[0].grad is not None
+        read = (inputs[0].grad[0].abs().sum(dim=(0, 2 - axis)) > 0).nonzero().flatten().tolist()
+        span = instance.reads(shapes, axis, position, position)
+        step = getattr(instance, "dilation", 1)  # a dilated window's first and last rows inside the input
+        lo, hi = (0, size - 1) if span is None else \
+            (span[0] + max(0, -span[0] + step - 1) // step * step, span[1] - max(0, span[1] - size + step) // step * step)
+        if isinstance(instance, ops.MaxPool) and not isinstance(instance, ops.AvgPool):
+            assert read and lo <= min(read) and max(read) <= hi, (position, read, span)
+        else:
+            assert (read[:1] + read[-1:]) == ([lo, hi] if lo <= hi else []), (position, read, span)  # [] : padding
 
 
 def _run_module(form: Module, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, nn.Module]:
@@ -155,11 +235,11 @@ def _run_parameter(form: Parameter, inputs: list[torch.Tensor]) -> tuple[torch.T
     return built, written, root
 
 
-@pytest.mark.parametrize("op", ops.OPS, ids=[op.__name__ for op in ops.OPS])
-def test_pytorch_form_agrees_with_the_op_and_both_backends(op: type[Op]) -> None:
-    instance, shapes = EXAMPLES[op]
+@pytest.mark.parametrize("case", CASES)
+def test_pytorch_form_agrees_with_the_op_and_both_backends(case: str) -> None:
+    instance, shapes = CASES[case]
     form = instance.torch(shapes)
-    if op is ops.Input:
+    if isinstance(instance, ops.Input):
         assert form is None
         return
     torch.manual_seed(0)

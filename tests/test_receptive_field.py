@@ -15,6 +15,7 @@ from torch import fx, nn
 import resdsl
 from conftest import ROOT
 from resdsl.ir import ops
+from resdsl.ir.ops.base import square
 
 LINEAR_ACTIVATIONS = (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.GELU, nn.SiLU)
 
@@ -35,9 +36,10 @@ def _linearize(model: fx.GraphModule) -> None:
                                               ceil_mode=module.ceil_mode))
 
 
-def gradient_field(network: resdsl.Network, positions: int) -> int:
-    """The widest row extent of input pixels that one pixel of the last spatial map depends on, over
-    ``positions`` consecutive pixels from the map's centre."""
+def gradient_field(network: resdsl.Network, positions: int) -> tuple[int, int]:
+    """The widest row and column extents of input pixels that one pixel of the last spatial map depends
+    on, over ``positions`` consecutive pixels from the map's centre along its diagonal (each axis
+    repeats its own pattern, so a diagonal walks both)."""
     graph = network.graph
     target = [n for n, d in graph.nodes(data=True) if len(d["shape"]) == 3 and not isinstance(d["op"], ops.GlobalAvgPool)][-1]
     model = network.to_module().eval().double()
@@ -50,17 +52,18 @@ def gradient_field(network: resdsl.Network, positions: int) -> int:
                 self.target = out
             return out
 
-    widest = 0
+    widest = [0, 0]
     for offset in range(positions):
         x = torch.ones(1, *network.input_shape, dtype=torch.float64, requires_grad=True)
         capture = Capture(model)
         capture.run(x)
         height, width = capture.target.shape[-2:]
-        capture.target[0, :, height // 2 + offset, width // 2].sum().backward()
-        rows = (x.grad[0].abs().sum(dim=(0, 2)) > 0).nonzero().flatten()
-        assert rows.min() > 0 and rows.max() < network.input_shape[1] - 1, "the field reaches the border"
-        widest = max(widest, int(rows.max() - rows.min() + 1))
-    return widest
+        capture.target[0, :, height // 2 + offset, width // 2 + offset].sum().backward()
+        for axis in (0, 1):
+            read = (x.grad[0].abs().sum(dim=(0, 2 - axis)) > 0).nonzero().flatten()
+            assert read.min() > 0 and read.max() < network.input_shape[1 + axis] - 1, "the field reaches the border"
+            widest[axis] = max(widest[axis], int(read.max() - read.min() + 1))
+    return widest[0], widest[1]
 
 
 UNET = (ROOT / "examples/unet_small.res").read_text()
@@ -75,6 +78,13 @@ CASES = {  # name: (spec, input side, positions to try: the product of the upsam
                           "hardswish layer_scale(0.5) drop_path(0.1) bn(affine: false) conv(8, k: 3) }", 64, 1),
     "strided_k2_pools": ("network k2 { input 1x96x96  conv(4, k: 2, stride: 2) avgpool(k: 3, stride: 2, padding: 1)"
                          "  add { conv(4, k: 5) | conv(4, k: 3, dilation: 2) | identity } }", 96, 1),
+    # Inception's factorized 7x7: a 1x7 then a 7x1 read a 7x7 window, as the 7x7 they replace.
+    "factorized_7x7": ("network f { input 2x40x40  conv(4, k: 1x7) conv(4, k: 7x1) }", 40, 1),
+    "asymmetric": ("network a { input 2x80x80  conv(4, k: 1x7, stride: 2x1) maxpool(k: 3x1, stride: 1x2, padding: 1x0)"
+                   "  add { conv(4, k: 5x1, dilation: 2) | avgpool(k: 1x3, stride: 1, padding: 0x1) } }", 80, 1),
+    "factorized_7x7_spec": ((ROOT / "tests/specs/factorized_7x7.res").read_text(), 96, 1),
+    # Adaptive pooling: bins of 96 / 40 and 96 / 36 positions repeat every 5 rows and 3 columns.
+    "adaptive": ("network p { input 1x96x96  avgpool(to: 40x36) conv(2, k: 3) conv(2, k: 3, stride: 2) }", 96, 5),
 }
 
 
@@ -83,7 +93,7 @@ def test_receptive_field_equals_gradient_extent(name: str) -> None:
     spec, side, positions = CASES[name]
     network = resdsl.load(spec)
     network = network.with_input((network.input_shape[0], side, side))
-    assert network.stats().receptive_field == gradient_field(network, positions)
+    assert network.stats().receptive_field == square(gradient_field(network, positions))
 
 
 WHOLE_INPUT = {  # a global pooling (or mean) or a group's statistics on the way: one pixel reads the whole input
@@ -102,3 +112,23 @@ def test_field_is_the_whole_input(name: str) -> None:
     _linearize(model)
     model(x + torch.rand_like(x))[0, :, 20, 20].sum().backward()  # noise: a group's variance is not 0
     assert bool((x.grad[0].abs().sum(dim=(0, 2)) > 0).all())
+
+
+def test_field_per_axis_in_stats_json_and_compare(tmp_path, capsys) -> None:
+    """One number where the axes agree (as before), ``HxW`` in tables and ``[h, w]`` in JSON otherwise."""
+    import json
+
+    from resdsl.cli import main
+
+    wide = tmp_path / "wide.res"
+    wide.write_text("network wide { input 3x64x64  conv(8, k: 1x7) conv(8, k: 3x5, stride: 2) }\n")
+    network = resdsl.load(wide)
+    assert network.stats().receptive_field == (3, 11)
+    assert resdsl.load(CASES["factorized_7x7"][0]).stats().receptive_field == 7
+    assert main(["stats", str(wide), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["receptive_field"] == [3, 11]
+    assert main(["stats", str(wide)]) == 0
+    assert "receptive field     3x11 px" in capsys.readouterr().out
+    assert main(["compare", "examples/cifar_resnet20.res", str(wide)]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("receptive field"))
+    assert row.split()[2:] == ["81x81", "3x11", "0.04x", "by", "0.14x"]  # height, width ratios

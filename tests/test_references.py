@@ -66,7 +66,15 @@ def _torchvision(name: str) -> Callable[[], nn.Module]:
     return build
 
 
+def _fpn_resnet50() -> nn.Module:
+    from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
+
+    return resnet_fpn_backbone(backbone_name="resnet50", weights=None, norm_layer=nn.BatchNorm2d)
+
+
 REFERENCES: dict[str, Callable[[], nn.Module]] = {
+    "vgg19": _torchvision("vgg19"),
+    "fpn_resnet50": _fpn_resnet50,
     "resnet50d": _timm("resnet50d"),
     "seresnet50": _timm("seresnet50"),
     "resnetv2_50": _timm("resnetv2_50"),
@@ -109,5 +117,29 @@ def test_example_equals_its_reference(name: str) -> None:
     assert _macs(theirs, x) == stats.macs
     x = torch.randn(2, *network.input_shape)
     with torch.no_grad():
-        difference = (ours(x) - theirs(x)).abs().max().item()
-    assert difference <= 1e-5, difference
+        assert _difference(ours(x), theirs(x)) <= 1e-5
+
+
+def _difference(ours: torch.Tensor | dict[str, torch.Tensor], theirs: torch.Tensor | dict[str, torch.Tensor]) -> float:
+    """The largest absolute difference; outputs returned by name must agree in names and order too."""
+    if isinstance(theirs, dict):
+        assert isinstance(ours, dict) and list(ours) == list(theirs)
+        return max(_difference(ours[key], theirs[key]) for key in theirs)
+    assert isinstance(ours, torch.Tensor) and ours.shape == theirs.shape
+    return (ours - theirs).abs().max().item()
+
+
+def test_fpn_at_an_odd_size_upsamples_to_each_lateral() -> None:
+    """At 200x200 C5 is 7x7 and C4 13x13: a fixed scale of 2 cannot match; `upsample(to:)` does, as
+    torchvision's F.interpolate(size=...) does, and the compiled module follows the input's size."""
+    network = resdsl.load(ROOT / "examples" / "fpn_resnet50.res", input_shape=(3, 200, 200))
+    assert network.output_shapes == {"0": (256, 50, 50), "1": (256, 25, 25), "2": (256, 13, 13),
+                                     "3": (256, 7, 7), "pool": (256, 4, 4)}
+    theirs = _fpn_resnet50().eval()
+    _randomize(theirs)
+    ours = network.to_module().eval()
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    x = torch.randn(1, 3, 200, 200)
+    assert _macs(theirs, x) == network.stats().macs
+    with torch.no_grad():
+        assert _difference(ours(x), theirs(x)) <= 1e-5

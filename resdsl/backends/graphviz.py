@@ -2,7 +2,8 @@
 
 Stages are clusters labelled with their output shape; nodes name the op and its key arguments
 (``conv 3×3, 128, /2``); edges carry tensor shapes; adds are ⊕. Identity shortcuts are solid and
-projection shortcuts dashed (the ResNet paper's Figure 3 convention); main-path edges weigh more, so
+projection shortcuts dashed (the ResNet paper's Figure 3 convention); an input read for its size only
+(``upsample(to: y)``'s ``y``) is dotted; main-path edges weigh more, so
 the main path runs straight and shortcuts curve beside it. ``collapse="blocks"`` draws one node per
 block instance and folds runs of identical ones (``bottleneck(256) ×35``); ``"stages"`` one per stage.
 Every label is escaped, and the same graph always gives the same bytes.
@@ -185,12 +186,14 @@ def to_dot(graph: nx.DiGraph, collapse: str | None = None, direction: str = "TB"
         lines.append("  }")
 
     drawn: dict[tuple[str, str], str] = {}
-    for source, target, kind in graph.edges(data="kind"):
+    for source, target, edge in graph.edges(data=True):
         a, b = owner[source], owner[target]
         if a == b:
             continue
+        kind = "shape" if edge["port"] in nodes[target]["op"].shape_only else edge["kind"]  # only its size is read
         previous = drawn.get((a, b))
-        if previous is None or (previous == "main" and kind != "main"):
+        if previous is None or (previous == "shape" and kind != "shape") or \
+                (previous == "main" and kind not in ("main", "shape")):
             drawn[(a, b)] = kind
     for (a, b), kind in sorted(drawn.items(), key=lambda item: (position[item[0][0]], position[item[0][1]])):
         producer = next(n for n in reversed(by_key[a].members) if any(owner[t] == b for t in graph.successors(n)))
@@ -199,6 +202,8 @@ def to_dot(graph: nx.DiGraph, collapse: str | None = None, direction: str = "TB"
             attributes.append(f"label={quote(' ' + shape_label(nodes[producer]['shape']))}")
         if kind == "projection":
             attributes.append("style=dashed")
+        elif kind == "shape":
+            attributes.append('style=dotted, color="#777777"')
         elif kind == "skip":
             attributes.append('color="#333333"')
         lines.append(f"  {ids[a]} -> {ids[b]} [{', '.join(attributes)}];")

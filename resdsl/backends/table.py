@@ -64,6 +64,11 @@ def render(header: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> 
     return "\n".join([line(header), rule, *(line(row) for row in rows)])
 
 
+def _field(field: int | tuple[int, int]) -> str:
+    """A receptive field: ``435``, or ``7x1`` (height x width) where the axes differ."""
+    return str(field) if isinstance(field, int) else "x".join(map(str, field))
+
+
 def stats_table(stats: Stats, by: str = "stage", exact: bool = False) -> str:
     h = lambda v: human(v, exact)
     rows = [[row.name, h(row.params), h(row.buffers), h(row.macs), h(row.flops), format_shape(row.output_shape),
@@ -88,8 +93,9 @@ def stats_table(stats: Stats, by: str = "stage", exact: bool = False) -> str:
         f"layers in all)",
         f"residual units      {stats.residual_units}; {human(stats.paths, exact=True)} input→output paths, "
         f"{stats.shortest_path} to {stats.longest_path} weighted layers long",
-        f"receptive field     {stats.receptive_field} px" if len(stats.outputs) == 1 else
-        "receptive field     " + ", ".join(f"{name} {field} px" for name, field in stats.receptive_fields.items()),
+        f"receptive field     {_field(stats.receptive_field)} px" if len(stats.outputs) == 1 else
+        "receptive field     " + ", ".join(f"{name} {_field(field)} px"
+                                           for name, field in stats.receptive_fields.items()),
         f"inference peak      {hb(memory['inference_peak_bytes']['fp32'])} fp32, "
         f"{hb(memory['inference_peak_bytes']['bf16'])} bf16 (live activations)",
         f"training memory     {hb(memory['training_bytes']['fp32'])} fp32, "
@@ -123,6 +129,11 @@ def compare_table(all_stats: Sequence[Stats], exact: bool = False) -> str:
     rows = [["output", *(format_shape(s.output_shape) for s in all_stats), *([""] * (len(all_stats) - 1))]]
     for label, get in _COMPARED:
         values = [get(s) for s in all_stats]
+        if any(isinstance(v, tuple) for v in values):  # a receptive field whose axes differ: per axis
+            pairs = [v if isinstance(v, tuple) else (v, v) for v in values]
+            ratios = [" by ".join(ratio(a, b) for a, b in zip(v, pairs[0])) for v in pairs[1:]]
+            rows.append([label, *("x".join(map(str, v)) for v in pairs), *ratios])
+            continue
         fmt = (lambda v: human_bytes(v, exact)) if "memory" in label or "peak" in label else \
             (lambda v: human(v, exact))
         ratios = [ratio(v, values[0]) for v in values[1:]]

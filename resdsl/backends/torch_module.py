@@ -59,10 +59,12 @@ def instantiate(form: Module) -> torch.nn.Module:
 
 
 def _function(name: str) -> Any:
-    """``torch.cat``, ``F.pad``, ``operator.add`` → the function."""
+    """``torch.cat``, ``F.pad``, ``operator.add``, ``getattr`` → the function."""
     import torch
     import torch.nn.functional as F
 
+    if name == "getattr":
+        return getattr
     home, attribute = name.split(".", 1)
     return getattr({"torch": torch, "F": F, "operator": operator}[home], attribute)
 
@@ -75,7 +77,8 @@ def _value(graph: fx.Graph, arg: Any, args: Sequence[fx.Node], weight: fx.Node |
     if isinstance(arg, Weight):
         return weight
     if isinstance(arg, Call):
-        return graph.call_function(_function(arg.function), tuple(_value(graph, a, args, weight) for a in arg.args))
+        return graph.call_function(_function(arg.function), tuple(_value(graph, a, args, weight) for a in arg.args),
+                                   {name: _value(graph, a, args, weight) for name, a in arg.kwargs})
     if isinstance(arg, (list, tuple)):
         return type(arg)(_value(graph, a, args, weight) for a in arg)
     return arg

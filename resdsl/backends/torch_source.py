@@ -61,11 +61,15 @@ def _expression(arg: Any, variables: list[str], weight: str = "") -> str:
             if isinstance(right, Call) and right.function in _INFIX:
                 args[1] = f"({args[1]})"
             return f" {_INFIX[arg.function]} ".join(args)
+        if arg.function == "getattr":  # a name, checked: x.shape
+            assert isinstance(arg.args[1], str) and arg.args[1].isidentifier()
+            return f"{args[0]}.{arg.args[1]}"
         if arg.function == "operator.getitem":
             index = arg.args[1]  # a tuple index is written bare: x[:, :, ::2, ::2]
             written = ", ".join(_expression(i, variables, weight) for i in index) \
                 if isinstance(index, tuple) else args[1]
             return f"{args[0]}[{written}]"
+        args += [f"{name}={_expression(a, variables)}" for name, a in arg.kwargs]
         return f"{arg.function}({', '.join(args)})"
     if isinstance(arg, list):
         return f"[{', '.join(_expression(a, variables, weight) for a in arg)}]"

@@ -14,6 +14,8 @@ the call that made it, ``bottleneck(256, stride: 2)``).
 
 from __future__ import annotations
 
+from functools import cached_property
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import networkx as nx
@@ -77,6 +79,17 @@ class Topology:
                 producers[user] = tuple(slots)
         return cls(tuple(position), tuple(data for _, data in graph.nodes(data=True)), tuple(producers),
                    tuple(position[node] for node in graph.graph["outputs"].values()))
+
+    @cached_property
+    def data_inputs(self) -> tuple[tuple[int, ...], ...]:
+        """Each node's producers whose values it reads, in port order: its inputs less those its op
+        reads for their shape only (:attr:`~resdsl.ir.ops.Op.shape_only`). Paths, receptive fields
+        and what training keeps follow these; read once per analysis."""
+        shape_only = list(map(attrgetter("shape_only"), map(itemgetter("op"), self.attributes)))
+        if not any(shape_only):  # nearly every network: the inputs themselves
+            return self.inputs
+        return tuple(tuple(p for port, p in enumerate(producers) if port not in ports) if ports else producers
+                     for ports, producers in zip(shape_only, self.inputs))
 
     def uses(self) -> list[int]:
         """How many nodes read each node's output (its out-degree)."""

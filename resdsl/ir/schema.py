@@ -37,6 +37,15 @@ def describe(value: Value) -> str:
 Check = Callable[[Value], str | None]  # returns what is wrong, or None
 
 
+class NamedValue:
+    """What a named value (``as c4``) is to a layer's arguments: lowering's tensors derive from it, and
+    a layer argument that takes one (``upsample(to: c4)``) makes that value another input of the op."""
+
+
+def named_value(value: Value) -> str | None:
+    return None if isinstance(value, NamedValue) else f"must be a named value, got {describe(value)}"
+
+
 def integer(minimum: int = 1) -> Check:
     def check(value: Value) -> str | None:
         if isinstance(value, float) and not isinstance(value, bool):

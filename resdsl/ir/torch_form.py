@@ -63,13 +63,14 @@ class Module:
 
 @frozen
 class Call:
-    """``function(*args)`` on the op's inputs. ``function`` is ``torch.<name>``, ``F.<name>`` (torch's
-    functional module) or ``operator.add``/``mul``/``getitem`` (written ``a + b``, ``a * b``,
-    ``a[index]`` in source). ``args`` hold :class:`Arg` placeholders, nested calls, numbers, tuples,
-    lists and slices."""
+    """``function(*args, **kwargs)`` on the op's inputs. ``function`` is ``torch.<name>``, ``F.<name>``
+    (torch's functional module), ``operator.add``/``mul``/``getitem`` (written ``a + b``, ``a * b``,
+    ``a[index]`` in source) or ``getattr`` with a name (written ``a.shape``). ``args`` and ``kwargs``
+    values hold :class:`Arg` placeholders, nested calls, numbers, strings, tuples, lists and slices."""
 
     function: str
     args: tuple[Any, ...]
+    kwargs: tuple[tuple[str, Any], ...] = ()
 
 
 @frozen

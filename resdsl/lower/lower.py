@@ -255,14 +255,16 @@ class Lowering:
         if callee in LAYERS:
             spec = LAYERS[callee]
             try:
-                op = spec.build(bind(callee, spec.parameters, positional, keywords, span, ALIASES))
+                arguments = bind(callee, spec.parameters, positional, keywords, span, ALIASES)
+                op = spec.build(arguments)
             except ResdslError as error:  # arguments that do not go together: at the call
                 error.span = error.span or span
                 raise
             if op is None:
                 return x
             local = scope.names.explicit(label, span) if label else scope.names.automatic(callee, span)
-            return self.node(scope, local, op, span, [x])
+            values = [value for value in arguments.values() if isinstance(value, Tensor)]  # upsample(to: y)
+            return self.node(scope, local, op, span, [x, *values])
         found = namespace.lookup(callee)
         if found is None:
             raise unknown_callee(callee, name_span, namespace)

@@ -11,11 +11,12 @@ from resdsl.frontend import ast
 from resdsl.frontend.namespace import Namespace
 from resdsl.frozen import frozen
 from resdsl.ir.ops import Shape
+from resdsl.ir.schema import NamedValue
 from resdsl.limits import MAX_NESTING
 
 
 @frozen
-class Tensor:
+class Tensor(NamedValue):
     """A value flowing through the network: the node that produces it, and its shape (None after an error)."""
 
     node: str

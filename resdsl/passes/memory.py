@@ -8,8 +8,10 @@ gelu, silu, leaky ReLU, hard swish and layer scale; the output of relu, sigmoid,
 both inputs of a product; group and layer norm's statistics; max pooling's int64 indices, dropout's
 byte mask (CUDA's fused dropout; on the CPU PyTorch keeps a mask of the activation dtype instead)
 and drop_path's per-sample mask. Global average pooling and the spatial mean keep nothing: PyTorch
-computes a 1x1 adaptive pooling as a mean. A tensor saved by several ops counts once. Checked,
-storage by storage, against the tensors autograd's saved-tensor hooks see (tests/test_compile.py).
+computes a 1x1 adaptive pooling as a mean; pooling to any other size keeps its input. An input read
+for its shape only (``upsample(to: y)``'s ``y``) is never kept for backward, though inference holds
+it until that use. A tensor saved by several ops counts once. Checked, storage by storage, against
+the tensors autograd's saved-tensor hooks see (tests/test_compile.py).
 """
 
 from __future__ import annotations
@@ -49,10 +51,10 @@ def training_saved(graph: nx.DiGraph, topology: Topology | None = None) -> tuple
     nodes = topology.attributes
     saved = [False] * len(nodes)
     statistics = extra = 0
-    for node, (data, producers) in enumerate(zip(nodes, topology.inputs)):
+    for node, (data, producers, read) in enumerate(zip(nodes, topology.inputs, topology.data_inputs)):
         memory = data["op"].memory
         if memory.saves_inputs:
-            for producer in producers:
+            for producer in read:  # not an input read for its shape only
                 saved[producer] = True
         if memory.saves_output:
             saved[node] = True

@@ -15,7 +15,7 @@ import networkx as nx
 from resdsl.frozen import frozen
 from resdsl.ir.graph import Topology
 from resdsl.ir.ops import GlobalAvgPool
-from resdsl.ir.ops.base import pointwise
+from resdsl.ir.ops.base import HEIGHT, WIDTH, pointwise
 from resdsl.limits import MAX_TRACE_VISITS
 
 MAX_POSITIONS = 1024  # pixel positions traced at most for a receptive field (see receptive_field)
@@ -24,7 +24,7 @@ _READ = (0, 0)  # a path count no longer needed
 
 @frozen
 class PathSummary:
-    paths: int  # distinct input → output paths, summed over the outputs
+    paths: int  # distinct input → output paths
     shortest: int  # weighted layers on the shortest path
     longest: int  # weighted layers on the longest path: the depth
     weighted_layers: int  # conv and linear layers in the network
@@ -32,7 +32,8 @@ class PathSummary:
 
 def path_summary(graph: nx.DiGraph, topology: Topology | None = None) -> PathSummary:
     """Paths counted exactly, in time linear in the depth of a residual chain; with several outputs,
-    the paths to each, summed, and the shortest and longest path to any of them.
+    the paths to each, summed, and the shortest and longest path to any of them. A path runs through
+    the inputs an op reads: an input read for its shape only (``upsample(to: y)``'s ``y``) carries none.
 
     With n residual units there are up to 2**n paths: added as plain integers, n units would cost
     O(n²) digit operations. A count is kept as ``(odd, exponent)``, meaning ``odd * 2**exponent``,
@@ -47,19 +48,19 @@ def path_summary(graph: nx.DiGraph, topology: Topology | None = None) -> PathSum
     count: list[tuple[int, int]] = [_READ] * len(weights)
     shortest = [0] * len(weights)
     longest = [0] * len(weights)
-    for node, producers in enumerate(topology.inputs):
+    for node, (producers, read) in enumerate(zip(topology.inputs, topology.data_inputs)):
         weight = weights[node]
         if not producers:
             count[node], shortest[node], longest[node] = (1, 0), weight, weight
             continue
-        if len(producers) == 1:  # most nodes: share the producer's count
-            (producer,) = producers
+        if len(read) == 1:  # most nodes: share the producer's count
+            (producer,) = read
             count[node], shortest[node], longest[node] = count[producer], shortest[producer] + weight, \
                 longest[producer] + weight
         else:
-            count[node] = _sum_of_counts([count[p] for p in producers])
-            shortest[node] = min(shortest[p] for p in producers) + weight
-            longest[node] = max(longest[p] for p in producers) + weight
+            count[node] = _sum_of_counts([count[p] for p in read])
+            shortest[node] = min(shortest[p] for p in read) + weight
+            longest[node] = max(longest[p] for p in read) + weight
         for producer in producers:
             unread[producer] -= 1
             if not unread[producer]:
@@ -78,59 +79,107 @@ def _sum_of_counts(counts: list[tuple[int, int]]) -> tuple[int, int]:
     return total >> zeros, low + zeros
 
 
-def receptive_field(graph: nx.DiGraph, topology: Topology | None = None, output: int | None = None) -> int:
-    """Receptive field, in input pixels along one axis, of one pixel of an output's last spatial map
-    (the first output's when ``output``, a node position, is not given).
+def receptive_field(graph: nx.DiGraph, topology: Topology | None = None,
+                    output: int | None = None) -> tuple[int, int]:
+    """Receptive field, in input pixels along the height and along the width, of one pixel of an
+    output's last spatial map (the first output's when ``output``, a node position, is not given).
 
     The last spatial map is the output itself when it is CxHxW, else the last node before it, on its
     way from the input, with a CxHxW output other than a global pooling. Exact
     rather than the usual recurrence ``r += (k - 1) * jump``, which merges branches by their
     largest field and is only approximate across upsampling: the positions one pixel reads are traced
-    back to the input through each op's :meth:`~resdsl.ir.ops.Op.reads`, over an unbounded input (no
-    clipping at the borders), taking the union where branches merge. Where upsampling makes the figure
-    depend on the pixel's position, the largest over positions is reported (the pattern repeats with
-    the product of the upsampling factors). A global pooling on the way (a squeeze-and-excitation
-    gate) makes the field the whole input.
+    back to the input through each op's :meth:`~resdsl.ir.ops.Op.reads`, one axis at a time (a 1x7
+    conv reads 1 row and 7 columns), over an unbounded input (no clipping at the borders), taking the
+    union where branches merge. Inputs an op reads for their shape only (``upsample(to: y)``'s ``y``)
+    are not traced. Where upsampling or adaptive pooling makes the figure depend on the pixel's
+    position, the largest over the map's pixels is reported: over one period of the pattern (the
+    product of the ops' periods), or over the whole map where that is shorter. (Past the map, ops
+    whose rule depends on their sizes — adaptive pooling, resizing to another value's size — repeat
+    it periodically, but branches resized by different ratios drift apart there: 7 → 13 against a
+    stride of 2.) A global pooling on the way (a squeeze-and-excitation gate) makes the field the
+    whole input.
 
     The trace skips pointwise ops with one input (they pass a range on unchanged), so its cost is
     the number of other nodes times the positions traced: at most :data:`MAX_POSITIONS` positions,
     and fewer where that would exceed :data:`~resdsl.limits.MAX_TRACE_VISITS` node visits.
     """
-    topology = topology or Topology.of(graph)
-    ops = [data["op"] for data in topology.attributes]
-    output = topology.outputs[0] if output is None else output
-    upstream = _upstream(topology, output)
-    spatial = [node for node, data in enumerate(topology.attributes[:output + 1])
-               if upstream[node] and len(data["shape"]) == 3 and not isinstance(data["op"], GlobalAvgPool)]
-    last = spatial[-1] if spatial else 0  # the last spatial map; what it reads lies before it
-    if last == 0:  # no map, or the input itself
-        return 1
-    through = list(range(last + 1))  # the nearest producer that is not a pointwise op of one input
-    for node in range(1, last + 1):
-        producers = topology.inputs[node]
-        if len(producers) == 1 and type(ops[node]).reads is pointwise:
-            through[node] = through[producers[0]]
-    traced = [node for node in range(last, 0, -1) if through[node] == node or node == last]
-    producers_of = {node: {through[p] for p in topology.inputs[node]} for node in traced}
-    period = prod(op.period for op in ops)
-    positions = min(period, MAX_POSITIONS, max(1, MAX_TRACE_VISITS // len(traced)))
-    largest = 0
-    for position in range(positions):
-        reads: dict[int, tuple[int, int] | None] = {last: (position, position)}  # absent: not on a path
+    trace = _Trace(graph, topology or Topology.of(graph), output)
+    height = trace.field(HEIGHT)
+    return height, height if trace.symmetric() else trace.field(WIDTH)
+
+
+def field_span(graph: nx.DiGraph, axis: int, position: int, topology: Topology | None = None) -> tuple[int, int] | None:
+    """The input positions along ``axis`` that pixel ``position`` (along that axis) of the last spatial
+    map reads, over an unbounded input: :func:`receptive_field`'s trace for one pixel. None: all of them."""
+    return _Trace(graph, topology or Topology.of(graph)).span(axis, position)
+
+
+class _Trace:
+    """What :func:`receptive_field` traces: the nodes the last spatial map reads through, read once."""
+
+    def __init__(self, graph: nx.DiGraph, topology: Topology, output: int | None = None) -> None:
+        nodes, inputs = topology.attributes, topology.inputs
+        output = topology.outputs[0] if output is None else output
+        upstream = _upstream(topology, output)
+        spatial = [node for node, data in enumerate(nodes[:output + 1])
+                   if upstream[node] and len(data["shape"]) == 3 and not isinstance(data["op"], GlobalAvgPool)]
+        last = spatial[-1] if spatial else 0  # the last spatial map; what it reads lies before it
+        ops = [data["op"] for data in nodes[:last + 1]]
+        through = list(range(last + 1))  # the nearest producer that is not a pointwise op of one input
+        for node in range(1, last + 1):
+            producers = inputs[node]
+            if len(producers) == 1 and type(ops[node]).reads is pointwise:
+                through[node] = through[producers[0]]
+        traced = [node for node in range(last, 0, -1) if through[node] == node or node == last]
+        data = topology.data_inputs
+        self.producers_of = {node: {through[p] for p in data[node]} for node in traced}
+        shapes: list[list[tuple[int, ...]]] = [[]] * (last + 1)  # each traced node's input shapes
         for node in traced:
+            producers = inputs[node]
+            shapes[node] = [nodes[producers[0]]["shape"]] if len(producers) == 1 else \
+                [nodes[p]["shape"] for p in producers]
+        self.shapes = shapes
+        self.input_shape, self.last, self.last_shape = graph.graph["input_shape"], last, nodes[last]["shape"]
+        self.ops, self.traced = ops, traced
+
+    def symmetric(self) -> bool:
+        """Whether every traced op reads alike along both axes (:meth:`~resdsl.ir.ops.Op.symmetric`) of
+        a square input, so that the width's field is the height's."""
+        height, width = self.input_shape[1:]
+        if height != width:
+            return False
+        ops, shapes = self.ops, self.shapes
+        return all(ops[node].symmetric(shapes[node]) for node in self.traced)
+
+    def field(self, axis: int) -> int:
+        """The receptive field along ``axis``: the widest span over one period of positions."""
+        if self.last == 0:  # no map, or the input itself
+            return 1
+        period = prod(self.ops[node].period(self.shapes[node], axis) for node in self.traced)
+        size = self.last_shape[1 + axis]  # beyond the map, resizing by ratios that are not whole is fiction
+        positions = min(period, size, MAX_POSITIONS, max(1, MAX_TRACE_VISITS // len(self.traced)))
+        largest = 0
+        for position in range(positions):
+            span = self.span(axis, position)
+            if span is None:
+                return int(self.input_shape[1 + axis])
+            largest = max(largest, span[1] - span[0] + 1)
+        return largest
+
+    def span(self, axis: int, position: int) -> tuple[int, int] | None:
+        """The input positions pixel ``position`` of the last map reads along ``axis``; None: all."""
+        reads: dict[int, tuple[int, int] | None] = {self.last: (position, position)}  # absent: not on a path
+        ops, shapes, producers_of = self.ops, self.shapes, self.producers_of
+        for node in self.traced:
             if node not in reads:
                 continue
             span = reads[node]
-            read = None if span is None else ops[node].reads(*span)
-            for producer in producers_of[node]:  # a producer read by several users: the union of their reads
+            read = None if span is None else ops[node].reads(shapes[node], axis, *span)
+            for producer in producers_of[node]:  # read by several users: the union of their reads
                 earlier = reads.get(producer, read)
                 reads[producer] = None if read is None or earlier is None else \
                     (min(earlier[0], read[0]), max(earlier[1], read[1]))
-        span = reads[0]
-        if span is None:
-            return graph.graph["input_shape"][1]
-        largest = max(largest, span[1] - span[0] + 1)
-    return largest
+        return reads[0]
 
 
 def _upstream(topology: Topology, output: int) -> list[bool]:

@@ -9,8 +9,11 @@ Conventions (also in the README and ``resdsl stats --help``):
   into conv, linear, norm, pool and upsample: conv + linear is torchvision's "GFLOPS" figure.
 * ``activations``: output elements of every node at the given batch.
 * depth: conv and linear layers on the longest input → output path (ResNet-50 → 50).
+* ``receptive_field``: input pixels one pixel of the last spatial map reads along each axis: one
+  integer when height and width agree, else ``(height, width)``, as the language writes sizes.
 * ``outputs``: each output's shape, by name, in order; ``output_shape`` is the first one's.
-  ``receptive_fields``: each output's, by name; ``receptive_field`` is the largest of them.
+  ``receptive_fields``: each output's receptive field, by name; ``receptive_field`` is the largest
+  along each axis.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import networkx as nx
 from resdsl.frozen import frozen
 from resdsl.ir.graph import Topology, outer_block
 from resdsl.ir.ops import MAC_FAMILIES, Input, Shape
+from resdsl.ir.ops.base import square
 from resdsl.passes.counting import count
 from resdsl.passes.memory import inference_peak, training_saved
 from resdsl.passes.paths import path_summary, receptive_field
@@ -61,10 +65,10 @@ class Stats:
     memory: dict[str, dict[str, int]]  # {"inference_peak_bytes": {"fp32": .., "bf16": ..}, "training_bytes": ..}
     depth: int
     weighted_layers: int
-    receptive_field: int
+    receptive_field: int | tuple[int, int]  # pixels along each axis; (height, width) where they differ
     residual_units: int
     outputs: dict[str, Shape]
-    receptive_fields: dict[str, int]
+    receptive_fields: dict[str, int | tuple[int, int]]
     paths: int
     shortest_path: int
     longest_path: int
@@ -81,6 +85,10 @@ class Stats:
         for key in ("input_shape", "output_shape"):
             data[key] = list(data[key])
         data["outputs"] = {name: list(shape) for name, shape in self.outputs.items()}
+        data["receptive_fields"] = {name: list(field) if isinstance(field, tuple) else field
+                                    for name, field in self.receptive_fields.items()}
+        if isinstance(self.receptive_field, tuple):
+            data["receptive_field"] = list(self.receptive_field)
         for key in ("stages", "blocks", "layers"):
             for row in data[key]:
                 row["output_shape"] = list(row["output_shape"])
@@ -151,8 +159,9 @@ def analyze(graph: nx.DiGraph, batch: int = 1) -> Stats:
         params=params, buffers=buffers, macs=macs, flops=2 * macs, macs_by_op=macs_by_op,
         activations=batch * activations,
         memory=memory, depth=paths.longest, weighted_layers=paths.weighted_layers,
-        receptive_field=max(fields.values()), residual_units=len(graph.graph["residuals"]),
-        outputs=outputs, receptive_fields=fields,
+        receptive_field=square((max(h for h, _ in fields.values()), max(w for _, w in fields.values()))),
+        residual_units=len(graph.graph["residuals"]), outputs=outputs,
+        receptive_fields={name: square(field) for name, field in fields.items()},
         paths=paths.paths, shortest_path=paths.shortest, longest_path=paths.longest,
         stages=_rows(topology, lambda n, d: d["stage"] or "(network)", batch),
         blocks=_rows(topology, lambda n, d: outermost(d["block"]) or n, batch),

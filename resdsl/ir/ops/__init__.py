@@ -36,15 +36,15 @@ from resdsl.ir.ops.elementwise import (
 )
 from resdsl.ir.ops.norm import BatchNorm, GroupNorm, LayerNorm
 from resdsl.ir.ops.reduce import Mean
-from resdsl.ir.ops.resample import AvgPool, GlobalAvgPool, MaxPool, Subsample, Upsample
+from resdsl.ir.ops.resample import AdaptiveAvgPool, AvgPool, GlobalAvgPool, MaxPool, Subsample, Upsample, UpsampleTo
 from resdsl.ir.ops.structure import Add, Concat, Input, Multiply, ZeroPad
 from resdsl.ir.ops.weighted import Conv, Linear
 
 #: Every op, in the order the docs list them.
 OPS: tuple[type[Op], ...] = (
     Input, Conv, BatchNorm, GroupNorm, LayerNorm, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, SiLU, Hardswish, Softmax,
-    MaxPool, AvgPool, GlobalAvgPool, Mean, Flatten, Linear, Dropout, DropPath, Upsample, Subsample, ZeroPad,
-    Scale, LayerScale, Add, Multiply, Concat,
+    MaxPool, AvgPool, GlobalAvgPool, AdaptiveAvgPool, Mean, Flatten, Linear, Dropout, DropPath, Upsample, UpsampleTo,
+    Subsample, ZeroPad, Scale, LayerScale, Add, Multiply, Concat,
 )
 
 #: The merges, by the language's keyword (``add { a | b }``, ``concat(x)``, ``mul(...)``).

@@ -17,6 +17,10 @@ from resdsl.ir.schema import Layer, Value
 from resdsl.ir.torch_form import Form
 
 Shape = tuple[int, ...]
+#: A size along the spatial axes: one integer for both, or ``(height, width)`` (``k: 1x7``).
+Size = int | tuple[int, int]
+#: The spatial axes, as :meth:`Op.reads` names them: 0 is the height, 1 the width.
+HEIGHT, WIDTH = 0, 1
 
 #: MAC families: how ``stats`` splits MACs (``macs_by_op``); conv + linear is torchvision's "GFLOPS".
 MAC_FAMILIES = ("conv", "linear", "norm", "pool", "upsample")
@@ -44,6 +48,23 @@ def spatial(op: str, shape: Shape) -> Shape:
         raise ShapeError(f"{op} needs a CxHxW input, got {format_shape(shape)}",
                          "flatten turns a feature map into a vector; nothing turns it back")
     return shape
+
+
+def pair(size: Size) -> tuple[int, int]:
+    """``3`` → ``(3, 3)``; ``(1, 7)`` stays."""
+    return (size, size) if isinstance(size, int) else size
+
+
+def square(size: Size) -> Size:
+    """A size as ops keep it: an integer when both axes agree (``3x3`` → ``3``), so that ``k: 3`` and
+    ``k: 3x3`` make the same op and PyTorch forms write ``kernel_size=3`` as torchvision does."""
+    height, width = pair(size)
+    return height if height == width else (height, width)
+
+
+def format_size(size: Size) -> str:
+    """A diagram label's size: ``3`` → ``3×3``; ``(1, 7)`` → ``1×7``."""
+    return "×".join(map(str, pair(size)))
 
 
 def window(size: int, kernel: int, stride: int, padding: int, dilation: int = 1, ceil_mode: bool = False) -> int:
@@ -104,11 +125,22 @@ class Op:
     counting: ClassVar[str]
     weighted: ClassVar[bool] = False  # a conv or linear layer: counts toward depth
     arity: ClassVar[int | None] = 1  # number of inputs; None for any number >= 2
+    #: Input ports read for their shape only, never their values (``upsample(to: y)``'s ``y``): memory
+    #: keeps nothing of them, and no data path or receptive field runs through them.
+    shape_only: ClassVar[tuple[int, ...]] = ()
 
-    @property
-    def period(self) -> int:
-        """Output positions repeat their :meth:`reads` pattern every ``period`` positions (1 but for
-        upsampling); tests/test_ops.py checks each op's reads against it."""
+    def symmetric(self, inputs: Sequence[Shape]) -> bool:
+        """Whether :meth:`reads` says the same along the width as along the height for these inputs,
+        so that a receptive field traced along one axis holds for both (of a square input). By
+        default: no size written per axis (no tuple among the op's fields, as :data:`Size` writes
+        one); ops whose rule depends on their input sizes say so. tests/test_ops.py checks it
+        against :meth:`reads` for every example."""
+        return tuple not in map(type, self.__dict__.values())  # no generator: the receptive field asks every node
+
+    def period(self, inputs: Sequence[Shape], axis: int) -> int:
+        """Output positions along ``axis`` repeat their :meth:`reads` pattern every ``period``
+        positions, shifted by what ``period`` positions read (1 but for upsampling and adaptive
+        pooling); tests/test_ops.py checks each op's reads against it."""
         return 1
 
     @classmethod
@@ -131,9 +163,11 @@ class Op:
         """Multiply-accumulates for one sample, by fvcore's rule for the op's aten call."""
         raise NotImplementedError
 
-    def reads(self, lo: int, hi: int) -> tuple[int, int] | None:
-        """The input positions, along one spatial axis, that output positions ``lo..hi`` read (for
-        receptive fields); None for all of them. Positions may be negative: the input is unbounded."""
+    def reads(self, inputs: Sequence[Shape], axis: int, lo: int, hi: int) -> tuple[int, int] | None:
+        """The input positions along spatial ``axis`` (:data:`HEIGHT` or :data:`WIDTH`) that output
+        positions ``lo..hi`` read, given the op's input shapes (for receptive fields); None for all of
+        them. Positions may be negative: the input is unbounded, and an op whose rule depends on its
+        input size (adaptive pooling, resizing to another value's size) repeats it with its period."""
         raise NotImplementedError
 
     def label(self) -> str:
@@ -162,11 +196,11 @@ def nothing(self: Any, inputs: Sequence[Shape], output: Shape | None = None) -> 
     return 0
 
 
-def pointwise(self: Any, lo: int, hi: int) -> tuple[int, int]:
+def pointwise(self: Any, inputs: Sequence[Shape], axis: int, lo: int, hi: int) -> tuple[int, int]:
     """Each output position reads the same input position."""
     return lo, hi
 
 
-def everywhere(self: Any, lo: int, hi: int) -> None:
+def everywhere(self: Any, inputs: Sequence[Shape], axis: int, lo: int, hi: int) -> None:
     """Each output position reads every input position."""
     return None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
-from math import prod
+from functools import lru_cache
+from math import floor, gcd, prod
 from typing import ClassVar
 
 from resdsl.errors import ResdslError
@@ -15,29 +17,33 @@ from resdsl.ir.ops.base import (
     Op,
     Shape,
     ShapeError,
+    Size,
     everywhere,
+    format_size,
     nothing,
+    pair,
     spatial,
+    square,
     window,
 )
-from resdsl.ir.schema import Layer, Symbol, Value, boolean, integer, one_of
+from resdsl.ir.schema import Layer, Symbol, Value, boolean, describe, integer, named_value, one_of, size
 from resdsl.ir.schema import Parameter as P
 from resdsl.ir.torch_form import Arg, Call, Module, options
 
-_POOL = (P("stride", integer(1), shown="k"), P("padding", integer(0), shown="0"), P("ceil", boolean, shown="false"))
+_POOL = (P("stride", size(1), shown="k"), P("padding", size(0), shown="0"), P("ceil", boolean, shown="false"))
 
 
 @frozen
 class MaxPool(Op):
-    """Max pooling over ``kernel``×``kernel`` windows."""
+    """Max pooling over ``kernel`` windows (an integer for both axes, or ``(height, width)``)."""
 
-    kernel: int
-    stride: int
-    padding: int = 0
+    kernel: Size
+    stride: Size
+    padding: Size = 0
     ceil_mode: bool = False
     kind: ClassVar[str] = "maxpool"
     family: ClassVar[str] = "pool"
-    layer = Layer("maxpool", (P("k", integer(1), required=True), *_POOL), "max pooling")
+    layer = Layer("maxpool", (P("k", size(1), required=True), *_POOL), "max pooling")
     memory = Memory(saves_inputs=True, extra_bytes=8, extra="int64 indices")
     counting = "nothing counted"
     params = buffers = macs = nothing
@@ -45,44 +51,62 @@ class MaxPool(Op):
     @classmethod
     def from_arguments(cls, a: dict[str, Value]) -> Op:
         stride = a["stride"] if a["stride"] is not None else a["k"]
-        return cls(a["k"], stride, a["padding"] or 0, bool(a["ceil"]))
+        return cls(square(a["k"]), square(stride), square(a["padding"] or 0), bool(a["ceil"]))
 
     def output_shape(self, inputs: Sequence[Shape]) -> Shape:
         channels, height, width = spatial(self.kind, inputs[0])
-        if 2 * self.padding > self.kernel:
-            raise ShapeError(f"{self.kind} padding {self.padding} is more than half of k={self.kernel}",
-                             "padding may be at most k // 2")
-        out_h = window(height, self.kernel, self.stride, self.padding, ceil_mode=self.ceil_mode)
-        out_w = window(width, self.kernel, self.stride, self.padding, ceil_mode=self.ceil_mode)
+        if any(2 * padding > kernel for padding, kernel in zip(pair(self.padding), pair(self.kernel))):
+            raise ShapeError(f"{self.kind} padding {describe(self.padding)} is more than half of "
+                             f"k={describe(self.kernel)}", "padding may be at most k // 2")
+        out_h, out_w = (window(side, k, s, p, ceil_mode=self.ceil_mode) for side, k, s, p
+                        in zip((height, width), pair(self.kernel), pair(self.stride), pair(self.padding)))
         if out_h < 1 or out_w < 1:
-            raise ShapeError(f"{self.kind} k={self.kernel} does not fit a {height}x{width} input",
+            raise ShapeError(f"{self.kind} k={describe(self.kernel)} does not fit a {height}x{width} input",
                              "use a smaller kernel, or avgpool(global)")
         return (channels, out_h, out_w)
 
-    def reads(self, lo: int, hi: int) -> tuple[int, int]:
-        return lo * self.stride - self.padding, hi * self.stride - self.padding + self.kernel - 1
+    def reads(self, inputs: Sequence[Shape], axis: int, lo: int, hi: int) -> tuple[int, int]:
+        kernel, stride, padding = pair(self.kernel)[axis], pair(self.stride)[axis], pair(self.padding)[axis]
+        return lo * stride - padding, hi * stride - padding + kernel - 1
 
     def label(self) -> str:
-        return f"{self.kind} {self.kernel}×{self.kernel}" + (f", /{self.stride}" if self.stride > 1 else "")
+        stride = "" if self.stride in (1, (1, 1)) else \
+            f", /{self.stride if isinstance(self.stride, int) else format_size(self.stride)}"
+        return f"{self.kind} {format_size(self.kernel)}{stride}"
 
     def torch(self, inputs: Sequence[Shape]) -> Module:
-        return Module("MaxPool2d", (self.kernel,), options(
-            ("stride", self.stride, None), ("padding", self.padding, 0), ("ceil_mode", self.ceil_mode, False)))
+        return Module("MaxPool2d", (square(self.kernel),), options(
+            ("stride", square(self.stride), None), ("padding", square(self.padding), 0),
+            ("ceil_mode", self.ceil_mode, False)))
 
 
 @frozen
 class AvgPool(MaxPool):
-    """Average pooling over ``kernel``×``kernel`` windows; ``avgpool(global)`` is :class:`GlobalAvgPool`."""
+    """Average pooling over ``kernel`` windows; ``avgpool(global)`` is :class:`GlobalAvgPool` and
+    ``avgpool(to: 7x7)`` :class:`AdaptiveAvgPool`."""
 
     count_include_pad: bool = True
     kind: ClassVar[str] = "avgpool"
-    layer = Layer("avgpool", (P("k", one_of("global", also=integer(1)), required=True), *_POOL),
-                  "average pooling; avgpool(global) pools each channel to 1x1")
+    layer = Layer("avgpool", (P("k", one_of("global", also=size(1)), shown="a size or global, unless to"), *_POOL,
+                              P("to", size(1), shown="none; an output size")),
+                  "average pooling; avgpool(global) pools each channel to 1x1, avgpool(to: 7x7) to a fixed size "
+                  "(adaptive)")
     memory = SAVES_INPUT
     counting = "nothing counted (a fixed window: fvcore counts no `aten::avg_pool2d`)"
 
     @classmethod
     def from_arguments(cls, a: dict[str, Value]) -> Op:
+        if a["to"] is not None:
+            given = [name for name in ("k", "stride", "padding", "ceil") if a[name] is not None]
+            if given:
+                raise ResdslError(f"avgpool(to: ...) takes no {' or '.join(given)}: it chooses its own windows "
+                                  "to give that size", None,
+                                  "write avgpool(to: 7x7), or a kernel: avgpool(k: 2, stride: 2)")
+            to = square(a["to"])
+            return GlobalAvgPool() if to == 1 else AdaptiveAvgPool(to)
+        if a["k"] is None:
+            raise ResdslError("avgpool needs a kernel (k), global, or an output size (to)", None,
+                              "write avgpool(k: 2), avgpool(global) or avgpool(to: 7x7)")
         if isinstance(a["k"], Symbol):  # global
             given = [name for name in ("stride", "padding", "ceil") if a[name] is not None]
             if given:
@@ -92,9 +116,9 @@ class AvgPool(MaxPool):
         return super().from_arguments(a)
 
     def torch(self, inputs: Sequence[Shape]) -> Module:
-        return Module("AvgPool2d", (self.kernel,), options(
-            ("stride", self.stride, None), ("padding", self.padding, 0), ("ceil_mode", self.ceil_mode, False),
-            ("count_include_pad", self.count_include_pad, True)))
+        return Module("AvgPool2d", (square(self.kernel),), options(
+            ("stride", square(self.stride), None), ("padding", square(self.padding), 0),
+            ("ceil_mode", self.ceil_mode, False), ("count_include_pad", self.count_include_pad, True)))
 
 
 @frozen
@@ -124,6 +148,51 @@ class GlobalAvgPool(Op):
 
 
 @frozen
+class AdaptiveAvgPool(Op):
+    """Adaptive average pooling to a fixed ``size`` (``avgpool(to: 7x7)``; torchvision VGG's
+    ``nn.AdaptiveAvgPool2d((7, 7))``). Along an axis of ``n`` input positions pooled to ``m``, output
+    position ``i`` averages inputs ``floor(i·n/m)`` to ``ceil((i+1)·n/m) − 1``, PyTorch's bins
+    (windows overlap where ``m`` does not divide ``n``). A size of 1 is :class:`GlobalAvgPool`, which
+    PyTorch computes as a mean; any other size keeps its input for backward.
+
+    >>> pool = AdaptiveAvgPool((7, 7))
+    >>> pool.output_shape([(512, 15, 14)]), pool.reads([(512, 15, 14)], 0, 3, 3), pool.reads([(512, 15, 14)], 1, 3, 3)
+    ((512, 7, 7), (6, 8), (6, 7))
+    """
+
+    size: Size
+    kind: ClassVar[str] = "avgpool(to)"
+    family: ClassVar[str] = "pool"
+    layer = None  # written avgpool(to: HxW): AvgPool's layer
+    memory = SAVES_INPUT
+    counting = "MACs 1 per input element (fvcore's `aten::adaptive_avg_pool2d`)"
+    params = buffers = nothing
+
+    def output_shape(self, inputs: Sequence[Shape]) -> Shape:
+        return (spatial(self.kind, inputs[0])[0], *pair(self.size))
+
+    def macs(self, inputs: Sequence[Shape], output: Shape) -> int:
+        return prod(inputs[0])
+
+    def symmetric(self, inputs: Sequence[Shape]) -> bool:
+        return type(self.size) is int and inputs[0][1] == inputs[0][2]
+
+    def period(self, inputs: Sequence[Shape], axis: int) -> int:
+        size = pair(self.size)[axis]
+        return size // gcd(inputs[0][1 + axis], size)  # i + period reads what i reads, shifted by n/gcd
+
+    def reads(self, inputs: Sequence[Shape], axis: int, lo: int, hi: int) -> tuple[int, int]:
+        n, m = inputs[0][1 + axis], pair(self.size)[axis]
+        return lo * n // m, -(-(hi + 1) * n // m) - 1
+
+    def label(self) -> str:
+        return f"avgpool to {format_size(self.size)}"
+
+    def torch(self, inputs: Sequence[Shape]) -> Module:
+        return Module("AdaptiveAvgPool2d", (pair(self.size),))  # torchvision writes (7, 7)
+
+
+@frozen
 class Upsample(Op):
     """Nearest or bilinear (``align_corners=False``) upsampling by an integer ``scale``."""
 
@@ -132,19 +201,26 @@ class Upsample(Op):
     kind: ClassVar[str] = "upsample"
     family: ClassVar[str] = "upsample"
     layer = Layer("upsample", (
-        P("scale", integer(1), 2),
+        P("scale", integer(1), shown="2, unless to"),
         P("mode", one_of("nearest", "bilinear"), Symbol("nearest"), shown="nearest; or bilinear"),
-    ), "nearest or bilinear upsampling")
+        P("to", named_value, shown="none; a named value"),
+    ), "nearest or bilinear upsampling; upsample(to: y), nearest to y's height and width")
     memory = SAVES_NOTHING
     counting = "MACs 1 per output element (nearest), 4 (bilinear)"
     params = buffers = nothing
 
     @classmethod
-    def from_arguments(cls, a: dict[str, Value]) -> Upsample:
-        return cls(a["scale"], a["mode"].name)
+    def from_arguments(cls, a: dict[str, Value]) -> Op:
+        if a["to"] is None:
+            return cls(a["scale"] or 2, a["mode"].name)
+        if a["scale"] is not None:
+            raise ResdslError("upsample takes a scale or a value to match, not both", None,
+                              "upsample(2) doubles the size; upsample(to: y) takes y's size, as FPNs do")
+        if a["mode"] != Symbol("nearest"):
+            raise ResdslError("upsample(to: ...) is nearest upsampling", None, "drop mode: bilinear")
+        return UpsampleTo()  # lowering gives it the value as its second input
 
-    @property
-    def period(self) -> int:
+    def period(self, inputs: Sequence[Shape], axis: int) -> int:
         return self.scale
 
     def output_shape(self, inputs: Sequence[Shape]) -> Shape:
@@ -154,7 +230,7 @@ class Upsample(Op):
     def macs(self, inputs: Sequence[Shape], output: Shape) -> int:
         return prod(output) * (1 if self.mode == "nearest" else 4)
 
-    def reads(self, lo: int, hi: int) -> tuple[int, int]:
+    def reads(self, inputs: Sequence[Shape], axis: int, lo: int, hi: int) -> tuple[int, int]:
         if self.mode == "nearest":  # output o copies input o // scale
             return lo // self.scale, hi // self.scale
         # bilinear, align_corners=False: o reads floor(x) and, unless x is whole, floor(x) + 1,
@@ -168,6 +244,84 @@ class Upsample(Op):
     def torch(self, inputs: Sequence[Shape]) -> Module:
         return Module("Upsample", (), (("scale_factor", self.scale), ("mode", self.mode))
                       + ((("align_corners", False),) if self.mode == "bilinear" else ()))
+
+
+def _float32(value: float) -> float:
+    """``value`` rounded to the nearest float32 (exactly what C's ``(float)`` cast does)."""
+    return float(struct.unpack("f", struct.pack("f", value))[0])
+
+
+@lru_cache(maxsize=256)
+def _nearest(n: int, m: int) -> tuple[int, int, tuple[int, ...]]:
+    """PyTorch's nearest source index of each of ``m`` output positions resized from ``n``:
+    ``min(floor(i * s), n - 1)`` with ``s = n / m`` and the product in float32 (ATen's
+    ``nearest_neighbor_compute_source_index``, on CPU and CUDA alike; CPU forward passes of float64
+    tensors compute in float64 instead, which differs for a few size pairs such as 3 → 141).
+    Returned with the smallest period ``p`` of the pattern and its shift ``d``: position ``i + p``
+    reads ``d`` further on. Ratios need not be whole: 7 → 13 reads 0 0 1 1 2 2 3 3 4 4 5 5 6."""
+    scale = _float32(n / m)  # float32 n / float32 m, correctly rounded (double rounding is exact here)
+    index = tuple(min(floor(_float32(i * scale)), n - 1) for i in range(m))  # i * scale is exact in double
+    step = m // gcd(n, m)
+    if m <= 4096:  # larger maps: the whole map is the period (positions traced are bounded anyway)
+        for period in range(step, m, step):
+            shift = n * period // m
+            if all(index[i + period] == index[i] + shift for i in range(m - period)):
+                return period, shift, index
+    return m, n, index
+
+
+@frozen
+class UpsampleTo(Op):
+    """Nearest resizing of input 0 to the height and width of input 1, read at run time:
+    ``F.interpolate(x, size=y.shape[-2:], mode="nearest")``, as torchvision's FPN upsamples a level to
+    its lateral. Input 1 gives only its size (:attr:`shape_only`): nothing of it is read or saved.
+    Ratios need not be whole: at a 200x200 input an FPN resizes 7x7 to 13x13 and 13x13 to 25x25, and
+    output position ``i`` copies input ``min(floor(i · n/m), n − 1)`` computed in float32, as PyTorch
+    does (:func:`_nearest`). Made by lowering from ``upsample(to: VALUE)``.
+
+    >>> UpsampleTo().output_shape([(256, 7, 7), (256, 13, 13)])
+    (256, 13, 13)
+    >>> [UpsampleTo().reads([(256, 7, 7), (256, 13, 13)], 0, i, i)[0] for i in range(-1, 14)]
+    [-1, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 7]
+    """
+
+    kind: ClassVar[str] = "upsample(to)"
+    family: ClassVar[str] = "upsample"
+    arity: ClassVar[int | None] = 2
+    shape_only: ClassVar[tuple[int, ...]] = (1,)
+    layer = None  # written upsample(to: VALUE): lowering makes it
+    memory = SAVES_NOTHING
+    counting = "MACs 1 per output element (fvcore's `aten::upsample_nearest2d`)"
+    params = buffers = nothing
+
+    def output_shape(self, inputs: Sequence[Shape]) -> Shape:
+        channels, source_h, source_w = spatial(self.kind, inputs[0])
+        _, height, width = spatial(self.kind, inputs[1])
+        if height < source_h or width < source_w:
+            raise ShapeError(f"upsample(to: ...) would shrink {source_h}x{source_w} to {height}x{width}",
+                             "upsample to a value at least as large; pool to downsample")
+        return (channels, height, width)
+
+    def macs(self, inputs: Sequence[Shape], output: Shape) -> int:
+        return prod(output)
+
+    def symmetric(self, inputs: Sequence[Shape]) -> bool:
+        return inputs[0][1] == inputs[0][2] and inputs[1][1] == inputs[1][2]
+
+    def period(self, inputs: Sequence[Shape], axis: int) -> int:
+        return _nearest(inputs[0][1 + axis], inputs[1][1 + axis])[0]
+
+    def reads(self, inputs: Sequence[Shape], axis: int, lo: int, hi: int) -> tuple[int, int]:
+        period, shift, index = _nearest(inputs[0][1 + axis], inputs[1][1 + axis])
+        (first, at_first), (last, at_last) = divmod(lo, period), divmod(hi, period)
+        return index[at_first] + first * shift, index[at_last] + last * shift  # beyond the map: repeated
+
+    def label(self) -> str:
+        return "upsample to size"
+
+    def torch(self, inputs: Sequence[Shape]) -> Call:
+        size = Call("operator.getitem", (Call("getattr", (Arg(1), "shape")), slice(-2, None)))
+        return Call("F.interpolate", (Arg(0),), (("size", size), ("mode", "nearest")))
 
 
 @frozen
@@ -191,7 +345,7 @@ class Subsample(Op):
         channels, height, width = spatial("subsample", inputs[0])
         return (channels, -(-height // self.stride), -(-width // self.stride))
 
-    def reads(self, lo: int, hi: int) -> tuple[int, int]:
+    def reads(self, inputs: Sequence[Shape], axis: int, lo: int, hi: int) -> tuple[int, int]:
         return lo * self.stride, hi * self.stride
 
     def label(self) -> str:

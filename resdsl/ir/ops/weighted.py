@@ -7,24 +7,41 @@ from math import prod
 from typing import ClassVar
 
 from resdsl.frozen import frozen
-from resdsl.ir.ops.base import SAVES_INPUT, Op, Shape, ShapeError, format_shape, nothing, pointwise, spatial, window
-from resdsl.ir.schema import Layer, Symbol, Value, boolean, describe, integer
+from resdsl.ir.ops.base import (
+    SAVES_INPUT,
+    Op,
+    Shape,
+    ShapeError,
+    Size,
+    format_shape,
+    format_size,
+    nothing,
+    pair,
+    pointwise,
+    spatial,
+    square,
+    window,
+)
+from resdsl.ir.schema import Layer, Symbol, Value, boolean, describe, integer, size
 from resdsl.ir.schema import Parameter as P
 from resdsl.ir.torch_form import KAIMING_FAN_OUT, Module, options
 
 
 @frozen
 class Conv(Op):
-    """2-D convolution; ``padding`` is explicit here (the language defaults it to ``dilation * (k // 2)``).
+    """2-D convolution; ``padding`` is explicit here (the language defaults it to ``dilation * (k // 2)``
+    per axis). Kernel, stride and padding are an integer for both axes or ``(height, width)``.
 
     >>> Conv(64, kernel=3, padding=1).output_shape([(3, 32, 32)]), Conv(64, kernel=3).params([(3, 32, 32)])
     ((64, 32, 32), 1728)
+    >>> Conv(192, kernel=(1, 7), padding=(0, 3)).output_shape([(160, 17, 17)])
+    (192, 17, 17)
     """
 
     out_channels: int
-    kernel: int = 3
-    stride: int = 1
-    padding: int = 0
+    kernel: Size = 3
+    stride: Size = 1
+    padding: Size = 0
     dilation: int = 1
     groups: int = 1
     bias: bool = False
@@ -32,17 +49,20 @@ class Conv(Op):
     family: ClassVar[str] = "conv"
     weighted: ClassVar[bool] = True
     layer = Layer("conv", (
-        P("channels", integer(1), required=True), P("k", integer(1), 3), P("stride", integer(1), 1),
-        P("padding", integer(0), shown="dilation * (k // 2)"), P("groups", integer(1), 1), P("dilation", integer(1), 1),
+        P("channels", integer(1), required=True), P("k", size(1), 3), P("stride", size(1), 1),
+        P("padding", size(0), shown="dilation * (k // 2)"), P("groups", integer(1), 1), P("dilation", integer(1), 1),
         P("bias", boolean, False)), "2-D convolution")
     memory = SAVES_INPUT
-    counting = "params `out × in/groups × k²` (+ `out` with bias); MACs `out × in/groups × k² × out_h × out_w`"
+    counting = ("params `out × in/groups × k_h × k_w` (+ `out` with bias); "
+                "MACs `out × in/groups × k_h × k_w × out_h × out_w`")
     buffers = nothing
 
     @classmethod
     def from_arguments(cls, a: dict[str, Value]) -> Conv:
-        padding = a["padding"] if a["padding"] is not None else a["dilation"] * (a["k"] // 2)
-        return cls(a["channels"], a["k"], a["stride"], padding, a["dilation"], a["groups"], a["bias"])
+        padding = a["padding"] if a["padding"] is not None else \
+            tuple(a["dilation"] * (k // 2) for k in pair(a["k"]))
+        return cls(a["channels"], square(a["k"]), square(a["stride"]), square(padding), a["dilation"], a["groups"],
+                   a["bias"])
 
     def output_shape(self, inputs: Sequence[Shape]) -> Shape:
         channels, height, width = spatial("conv", inputs[0])
@@ -50,31 +70,34 @@ class Conv(Op):
             raise ShapeError(
                 f"conv groups={self.groups} must divide both in_channels ({channels}) and "
                 f"out_channels ({self.out_channels})", "choose channel counts that are multiples of groups")
-        out_h = window(height, self.kernel, self.stride, self.padding, self.dilation)
-        out_w = window(width, self.kernel, self.stride, self.padding, self.dilation)
+        out_h, out_w = (window(side, k, s, p, self.dilation) for side, k, s, p in
+                        zip((height, width), pair(self.kernel), pair(self.stride), pair(self.padding)))
         if out_h < 1 or out_w < 1:
-            raise ShapeError(f"conv k={self.kernel} with padding {self.padding} does not fit a "
-                             f"{height}x{width} input", "use a smaller kernel or more padding")
+            raise ShapeError(f"conv k={describe(self.kernel)} with padding {describe(self.padding)} "
+                             f"does not fit a {height}x{width} input", "use a smaller kernel or more padding")
         return (self.out_channels, out_h, out_w)
 
     def params(self, inputs: Sequence[Shape]) -> int:
-        weights = self.out_channels * (inputs[0][0] // self.groups) * self.kernel * self.kernel
+        weights = self.out_channels * (inputs[0][0] // self.groups) * prod(pair(self.kernel))
         return weights + (self.out_channels if self.bias else 0)
 
     def macs(self, inputs: Sequence[Shape], output: Shape) -> int:
-        return self.out_channels * (inputs[0][0] // self.groups) * self.kernel * self.kernel * output[1] * output[2]
+        return self.out_channels * (inputs[0][0] // self.groups) * prod(pair(self.kernel)) * output[1] * output[2]
 
-    def reads(self, lo: int, hi: int) -> tuple[int, int]:
-        return lo * self.stride - self.padding, hi * self.stride - self.padding + self.dilation * (self.kernel - 1)
+    def reads(self, inputs: Sequence[Shape], axis: int, lo: int, hi: int) -> tuple[int, int]:
+        kernel, stride, padding = self.kernel, self.stride, self.padding
+        if not type(kernel) is type(stride) is type(padding) is int:  # a size per axis (the receptive field's hot path)
+            kernel, stride, padding = pair(kernel)[axis], pair(stride)[axis], pair(padding)[axis]
+        return lo * stride - padding, hi * stride - padding + self.dilation * (kernel - 1)
 
     def label(self) -> str:
-        return (f"conv {self.kernel}×{self.kernel}, {self.out_channels}{_stride(self.stride)}"
+        return (f"conv {format_size(self.kernel)}, {self.out_channels}{_stride(self.stride)}"
                 + (f", groups {self.groups}" if self.groups > 1 else "")
                 + (f", dilation {self.dilation}" if self.dilation > 1 else ""))
 
     def torch(self, inputs: Sequence[Shape]) -> Module:
-        return Module("Conv2d", (inputs[0][0], self.out_channels, self.kernel), options(
-            ("stride", self.stride, 1), ("padding", self.padding, 0), ("dilation", self.dilation, 1),
+        return Module("Conv2d", (inputs[0][0], self.out_channels, square(self.kernel)), options(
+            ("stride", square(self.stride), 1), ("padding", square(self.padding), 0), ("dilation", self.dilation, 1),
             ("groups", self.groups, 1), ("bias", self.bias, None)), KAIMING_FAN_OUT)
 
 
@@ -141,5 +164,6 @@ class Linear(Op):
         return Module("Linear", (inputs[0][0], self.out_features), arguments)
 
 
-def _stride(stride: int) -> str:
-    return f", /{stride}" if stride > 1 else ""
+def _stride(stride: Size) -> str:
+    """A label's stride: ``, /2``, or ``, /2×1`` along each axis; nothing for 1."""
+    return "" if stride in (1, (1, 1)) else f", /{stride if isinstance(stride, int) else format_size(stride)}"
