@@ -295,11 +295,8 @@ class UpsampleTo(Op):
     params = buffers = nothing
 
     def output_shape(self, inputs: Sequence[Shape]) -> Shape:
-        channels, source_h, source_w = spatial(self.kind, inputs[0])
+        channels = spatial(self.kind, inputs[0])[0]
         _, height, width = spatial(self.kind, inputs[1])
-        if height < source_h or width < source_w:
-            raise ShapeError(f"upsample(to: ...) would shrink {source_h}x{source_w} to {height}x{width}",
-                             "upsample to a value at least as large; pool to downsample")
         return (channels, height, width)
 
     def macs(self, inputs: Sequence[Shape], output: Shape) -> int:
