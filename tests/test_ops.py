@@ -154,11 +154,16 @@ def _form_module(instance: Op, shapes: list[tuple[int, ...]]) -> nn.Module:
     form = instance.torch(shapes)
     if isinstance(form, Module):
         return torch_module.instantiate(form).eval()
-    assert isinstance(form, Call)
+    root = nn.Module()
     graph = fx.Graph()
     placeholders = [graph.placeholder(f"x{index}") for index in range(len(shapes))]
-    graph.output(torch_module._value(graph, form, placeholders))
-    return fx.GraphModule(nn.Module(), graph)
+    if isinstance(form, Parameter):  # a bare parameter at the node's path, read with get_attr
+        torch_module._install_parameter(root, "scale", form)
+        graph.output(torch_module._value(graph, form.call, placeholders, graph.get_attr("scale")))
+    else:
+        assert isinstance(form, Call)
+        graph.output(torch_module._value(graph, form, placeholders))
+    return fx.GraphModule(root, graph)
 
 
 @pytest.mark.parametrize("axis", [0, 1], ids=["height", "width"])
@@ -181,7 +186,9 @@ def test_reads_are_what_the_gradient_reads(case: str, axis: int) -> None:
     for position in range(instance.output_shape(shapes)[1 + axis]):
         inputs[0].grad = None
         out = module(*inputs)
-        out.select(2 + axis, position).sum().backward()
+        selected = out.select(2 + axis, position)  # weighted, since a softmax's plain sum is constant
+        (selected * torch.arange(1, selected.numel() + 1, dtype=selected.dtype).reshape(selected.shape)).sum() \
+            .backward()
         assert inputs[0].grad is not None
         read = (inputs[0].grad[0].abs().sum(dim=(0, 2 - axis)) > 0).nonzero().flatten().tolist()
         span = instance.reads(shapes, axis, position, position)

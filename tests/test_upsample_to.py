@@ -38,7 +38,7 @@ SPAN = Span("fpn.res", 1, 1, 1, 2)
 def build(name: str, input_shape: tuple[int, ...], nodes: list[tuple[str, ops.Op, list[str]]]) -> nx.DiGraph:
     """An IR graph as lowering makes one: nodes in order, each with its producers in port order; an
     input read only for its size gets a ``skip`` edge, as a named value does."""
-    graph = nx.DiGraph(name=name, path="fpn.res", input_shape=input_shape, output=nodes[-1][0], parameters={},
+    graph = nx.DiGraph(name=name, path="fpn.res", input_shape=input_shape, outputs={"out": nodes[-1][0]}, parameters={},
                        residuals=[], blocks={})
     graph.add_node("input", op=ops.Input(input_shape), span=SPAN, stage=None, block=None)
     for node, op, producers in nodes:
