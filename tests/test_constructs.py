@@ -165,3 +165,9 @@ def test_avgdown_on_every_unit_warns_where_the_shape_stays(capsys) -> None:
     err = capsys.readouterr().err
     assert "avgdown_everywhere.res:3:3: warning: shortcut: avgdown projects s.1" in err
     assert not resdsl.load(ROOT / "examples" / "resnet50d.res").warnings
+
+
+def test_first_alone_says_where_it_belongs() -> None:
+    """'first' is a name now (a block parameter may be called first), so a stray first(...) is a call."""
+    with pytest.raises(ResdslError, match=r"'first\(\.\.\.\)' belongs to a repetition, after a comma"):
+        resdsl.load("network n { input 3x8x8  conv(4) first(stride: 2) }")

@@ -54,7 +54,7 @@ _RESIDUAL = (
 def unknown_callee(callee: str, name_span: Span, namespace: Namespace) -> ResdslError:
     """The error for calling a name that is neither a built-in layer nor a block visible here."""
     if callee == "first":
-        return ResdslError("'first(...)' belongs to a stage, after a comma", name_span,
+        return ResdslError("'first(...)' belongs to a repetition, after a comma", name_span,
                            "stage layer2: bottleneck(128) * 4, first(stride: 2)")
     return ResdslError(f"unknown layer or block '{callee}'", name_span,
                        did_you_mean(callee, [*LAYERS, *namespace.names()], ALIASES)
