@@ -373,10 +373,12 @@ def test_zeropad_needs_a_feature_map() -> None:
         resdsl.load(TINY.format(body="avgpool(global) flatten zeropad(8)"))
 
 
-@pytest.mark.parametrize("argument", ["stride: 2", "padding: 0", "ceil: true"])
+@pytest.mark.parametrize("argument", ["stride: 2", "padding: 0", "ceil: true", "count_pad: false"])
 def test_global_pooling_takes_no_window_arguments(argument: str) -> None:
     with pytest.raises(resdsl.ResdslError, match="avgpool\\(global\\) takes no"):
         resdsl.load(TINY.format(body=f"avgpool(global, {argument})"))
+    with pytest.raises(resdsl.ResdslError, match="avgpool\\(to: ...\\) takes no"):
+        resdsl.load(TINY.format(body=f"avgpool(to: 2, {argument})"))
 
 
 def test_a_block_cannot_shadow_a_layer() -> None:

@@ -79,6 +79,7 @@ REFERENCES: dict[str, Callable[[], nn.Module]] = {
     "seresnet50": _timm("seresnet50"),
     "resnetv2_50": _timm("resnetv2_50"),
     "convnext_tiny": _torchvision("convnext_tiny"),
+    "inception_resnet_v2": _timm("inception_resnet_v2"),
     "matlab_cifar": MatlabCifar,
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from collections.abc import Sequence
 from functools import lru_cache
@@ -88,16 +89,17 @@ class AvgPool(MaxPool):
     count_include_pad: bool = True
     kind: ClassVar[str] = "avgpool"
     layer = Layer("avgpool", (P("k", one_of("global", also=size(1)), shown="a size or global, unless to"), *_POOL,
+                              P("count_pad", boolean, shown="true"),
                               P("to", size(1), shown="none; an output size")),
                   "average pooling; avgpool(global) pools each channel to 1x1, avgpool(to: 7x7) to a fixed size "
-                  "(adaptive)")
+                  "(adaptive); count_pad: false leaves padding out of each average (count_include_pad=False)")
     memory = SAVES_INPUT
     counting = "nothing counted (a fixed window: fvcore counts no `aten::avg_pool2d`)"
 
     @classmethod
     def from_arguments(cls, a: dict[str, Value]) -> Op:
         if a["to"] is not None:
-            given = [name for name in ("k", "stride", "padding", "ceil") if a[name] is not None]
+            given = [name for name in ("k", "stride", "padding", "ceil", "count_pad") if a[name] is not None]
             if given:
                 raise ResdslError(f"avgpool(to: ...) takes no {' or '.join(given)}: it chooses its own windows "
                                   "to give that size", None,
@@ -108,12 +110,13 @@ class AvgPool(MaxPool):
             raise ResdslError("avgpool needs a kernel (k), global, or an output size (to)", None,
                               "write avgpool(k: 2), avgpool(global) or avgpool(to: 7x7)")
         if isinstance(a["k"], Symbol):  # global
-            given = [name for name in ("stride", "padding", "ceil") if a[name] is not None]
+            given = [name for name in ("stride", "padding", "ceil", "count_pad") if a[name] is not None]
             if given:
                 raise ResdslError(f"avgpool(global) takes no {' or '.join(given)}: it pools each channel to 1x1",
                                   None, "write avgpool(global), or a kernel: avgpool(k: 2, stride: 2)")
             return GlobalAvgPool()
-        return super().from_arguments(a)
+        pool = super().from_arguments(a)
+        return pool if a["count_pad"] in (None, True) else dataclasses.replace(pool, count_include_pad=False)
 
     def torch(self, inputs: Sequence[Shape]) -> Module:
         return Module("AvgPool2d", (square(self.kernel),), options(
