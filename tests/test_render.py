@@ -68,6 +68,58 @@ def test_collapse_levels_resnet152() -> None:
     assert network("resnet50").to_dot() == network("resnet50").to_dot(collapse="none")
 
 
+def styled_edges(dot: str) -> dict[tuple[str, str], str]:
+    """(source tooltip, target tooltip) → the drawn edge's attributes."""
+    tooltips, edges = parsed(dot)
+    return {(tooltips[a], tooltips[b]): attributes for a, b, attributes in edges}
+
+
+@pytest.mark.parametrize("collapse", ["blocks", "stages"])
+def test_collapsed_main_path_into_a_stage_is_solid(collapse: str) -> None:
+    """The tensor entering a stage's first block feeds its main path and its projection: the main path's
+    style wins (solid, straight); dashed stays for projections, which live inside the blocks here."""
+    net = network("resnet50")
+    edges = styled_edges(net.to_dot(collapse=collapse))
+    into_layer2 = edges[("layer1.1", "layer2.0")] if collapse == "blocks" else edges[("layer1", "layer2")]
+    assert "style" not in into_layer2 and "weight=10" in into_layer2
+    assert [edge for edge in edges.values() if "style=dashed" in edge] == []
+    assert all("weight=10" in attributes for attributes in edges.values())  # a chain: every edge is the main path
+    # The IR edges it joins: the main path and the projection's input.
+    kinds = {net.graph.edges["layer1.2.relu3", target]["kind"] for target in net.graph.successors("layer1.2.relu3")}
+    assert kinds == {"main", "projection"}
+
+
+def test_pad_shortcut_without_a_change_is_an_identity() -> None:
+    """`shortcut: pad` where the shape stays makes no node: the shortcut is the identity, drawn solid; where
+    the shape changes it subsamples and pads, drawn dashed."""
+    net = network("cifar_resnet20")
+    assert [r["shortcut"] for r in net.graph.graph["residuals"]] == ["identity"] * 3 + (["pad"] + ["identity"] * 2) * 2
+    edges = styled_edges(net.to_dot(collapse="none"))
+    identity = edges[("layer1.0.relu2", "layer1.1.add1")]
+    assert "style" not in identity and 'color="#333333"' in identity
+    into_adds = {b: attributes for (a, b), attributes in edges.items() if net.graph.nodes[b]["op"].kind == "add"
+                 and net.graph.edges[a, b]["kind"] != "main"}
+    assert sorted(b for b, attributes in into_adds.items() if "style=dashed" in attributes) == \
+        ["layer2.0.add1", "layer3.0.add1"]
+    blocks = net.to_dot(collapse="blocks")
+    assert blocks.count("\\nshortcut: pad") == 2 and "layer2.0\\nshortcut: pad" in blocks
+    inline = resdsl.load("network n { input 8x8x8  residual(shortcut: pad) { conv(8) bn }  "
+                         "residual(shortcut: pad) { conv(16, stride: 2) bn } }")
+    kinds = [inline.graph.edges[a, b]["kind"] for a, b in inline.graph.in_edges(["add1", "add2"])]
+    assert sorted(kinds) == ["main", "main", "projection", "skip"]
+    edges = styled_edges(inline.to_dot(collapse="none"))
+    assert "style" not in edges[("input", "add1")] and "style=dashed" in edges[("downsample2.1", "add2")]
+
+
+def test_projection_shortcuts_are_dashed() -> None:
+    net = network("resnet50")
+    edges = styled_edges(net.to_dot(collapse="none"))
+    assert "style=dashed" in edges[("layer1.2.relu3", "layer2.0.downsample.0")]
+    assert "style=dashed" in edges[("layer2.0.downsample.1", "layer2.0.add1")]
+    assert "style" not in edges[("layer1.2.relu3", "layer2.0.conv1")]
+    assert "style" not in edges[("layer2.0.relu3", "layer2.1.add1")]  # an identity shortcut
+
+
 def test_dot_is_deterministic(golden) -> None:
     first = network("resnet18").to_dot()
     assert first == network("resnet18").to_dot()

@@ -45,6 +45,10 @@ STYLES = {
 }
 
 
+#: which edge kind a drawn edge takes when a collapsed diagram joins several
+_PRECEDENCE = {"main": 3, "skip": 2, "projection": 2, "shape": 1}
+
+
 def quote(text: str) -> str:
     """A DOT double-quoted string: nothing in it can end the string or act as a Graphviz escape."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "").replace("\n", "\\n")
@@ -185,6 +189,8 @@ def to_dot(graph: nx.DiGraph, collapse: str | None = None, direction: str = "TB"
         lines.extend(node_line(unit, "    ") for unit in members)
         lines.append("  }")
 
+    # Collapsed units join several edges into one: the tensor entering a block goes to its main path and
+    # to its shortcut, so the main path's style wins, then a skip's or projection's, then a size-only read.
     drawn: dict[tuple[str, str], str] = {}
     for source, target, edge in graph.edges(data=True):
         a, b = owner[source], owner[target]
@@ -192,8 +198,7 @@ def to_dot(graph: nx.DiGraph, collapse: str | None = None, direction: str = "TB"
             continue
         kind = "shape" if edge["port"] in nodes[target]["op"].shape_only else edge["kind"]  # only its size is read
         previous = drawn.get((a, b))
-        if previous is None or (previous == "shape" and kind != "shape") or \
-                (previous == "main" and kind not in ("main", "shape")):
+        if previous is None or _PRECEDENCE[kind] > _PRECEDENCE[previous]:
             drawn[(a, b)] = kind
     for (a, b), kind in sorted(drawn.items(), key=lambda item: (position[item[0][0]], position[item[0][1]])):
         producer = next(n for n in reversed(by_key[a].members) if any(owner[t] == b for t in graph.successors(n)))
