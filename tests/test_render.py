@@ -4,6 +4,7 @@ shapes on edges, determinism, escaping, and a clear error without Graphviz."""
 from __future__ import annotations
 
 import re
+import struct
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 import resdsl
 from conftest import EXAMPLES, ROOT
-from resdsl.backends.graphviz import quote, render
+from resdsl.backends.graphviz import RASTER_MAX_SIDE, quote, render
 from resdsl.cli import main
 from resdsl.ir.ops import format_shape
 
@@ -171,3 +172,42 @@ def test_without_dot_binary(tmp_path: Path, monkeypatch, capsys) -> None:
 def test_usage_errors(tmp_path: Path) -> None:
     assert main(["render", "examples/resnet18.res", "-o", str(tmp_path / "net.gif")]) == 2
     assert main(["render", "examples/resnet18.res", "-o", str(tmp_path / "missing" / "net.svg")]) == 2
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk (the first, right after the 8-byte signature)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+@pytest.mark.parametrize("collapse", ["none", "blocks", "stages"])
+def test_png_resolution_by_default(tmp_path: Path, collapse: str, capsys) -> None:
+    """At Graphviz's 96 dpi resnet50's PNGs were 158 to 357 px wide; by default they are 600 to 1,200."""
+    out = tmp_path / "net.png"
+    assert main(["render", "examples/resnet50.res", "-o", str(out), "--collapse", collapse]) == 0
+    width, height = png_size(out.read_bytes())
+    assert 600 <= width <= 1200 and max(width, height) <= RASTER_MAX_SIDE
+    assert main(["render", "examples/resnet50.res", "-o", str(out), "--collapse", collapse, "--dpi", "96"]) == 0
+    assert png_size(out.read_bytes())[0] == {"none": 357, "blocks": 243, "stages": 158}[collapse]
+
+
+def test_png_dpi_bounds(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "net.png"
+    assert main(["render", "examples/resnet50.res", "-o", str(out), "--collapse", "stages", "--dpi", "300"]) == 0
+    assert png_size(out.read_bytes()) == (494, 1633)  # (1.5347 + 8/72) × 300 by (5.3333 + 8/72) × 300
+    tall = network("resnet152")  # 377 inches tall: the default resolution shrinks to fit a bitmap
+    width, height = png_size(render(tall.graph, "png", collapse="none"))
+    assert height <= RASTER_MAX_SIDE and height > RASTER_MAX_SIDE - 400 and width < 357
+    capsys.readouterr()
+    assert main(["render", "examples/resnet152.res", "-o", str(out), "--collapse", "none", "--dpi", "100"]) == 2
+    err = capsys.readouterr().err
+    assert "--dpi 100 would make a 372×37,725 px image" in err and "hint: --dpi 86 or less" in err
+    assert main(["render", "examples/resnet50.res", "-o", str(tmp_path / "net.svg"), "--dpi", "200"]) == 2
+    assert "error: --dpi sets the resolution of a bitmap; .svg has none" in capsys.readouterr().err
+    assert not (tmp_path / "net.svg").exists()
+    with pytest.raises(SystemExit) as exit_:
+        main(["render", "examples/resnet50.res", "-o", str(out), "--dpi", "0"])
+    assert exit_.value.code == 2 and "--dpi: '0' is not a positive whole number" in capsys.readouterr().err
+    with pytest.raises(resdsl.ResdslError, match=r"dpi=1\.5: the resolution is a whole number"):
+        render(network("resnet18").graph, "png", dpi=1.5)
