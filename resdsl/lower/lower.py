@@ -18,11 +18,14 @@ import networkx as nx
 
 from resdsl.errors import LimitError, ResdslError, Span, TooManyErrors, did_you_mean
 from resdsl.frontend import ast
+from resdsl.frontend.loader import in_std, std_blocks
 from resdsl.frontend.namespace import Namespace
 from resdsl.ir import ops
-from resdsl.ir.layers import ALIASES, LAYERS
+from resdsl.ir.layers import ALIASES, LAYERS, torch_hint
 from resdsl.ir.ops import ShapeError, format_shape
 from resdsl.limits import MAX_ERRORS, MAX_NESTING, MAX_NODES, NUMBER_LIMIT, WORK_PER_NODE
+from resdsl.ir.schema import Rule
+from resdsl.lower.hints import unknown_argument
 from resdsl.lower.scope import Scope, Tensor, aliases_defined
 from resdsl.lower.values import (
     SYMBOLS,
@@ -31,6 +34,7 @@ from resdsl.lower.values import (
     Positional,
     Ref,
     Symbol,
+    UnknownName,
     bind,
     describe,
     evaluate,
@@ -41,24 +45,40 @@ from resdsl.lower.values import (
 )
 
 SHORTCUTS = ("auto", "identity", "project", "pad", "avgdown")
+_BLOCK = Rule(lambda value: None if isinstance(value, Ref) else "not a block", "a block")
+_PROJECTIONS = {"project": "1x1 conv + bn", "pad": "option A: subsample, pad channels with zeros",
+                "avgdown": "ResNet-D: 2x2 avgpool, 1x1 conv + bn"}
 _RESIDUAL = (
-    Parameter("shortcut", one_of(*SHORTCUTS, also=lambda v: None if isinstance(v, Ref) else "not a block"),
-              Symbol("auto")),
+    Parameter("shortcut", one_of(*SHORTCUTS, also=_BLOCK, meaning={
+        "auto": "identity, or the projection where the shape changes", **_PROJECTIONS}), Symbol("auto")),
     Parameter("scale", number(-1e9)),
-    Parameter("projection", one_of("project", "pad", "avgdown",
-                                   also=lambda v: None if isinstance(v, Ref) else "not a block")),
+    Parameter("projection", one_of("project", "pad", "avgdown", also=_BLOCK, meaning=_PROJECTIONS),
+              shown="project"),
     Parameter("name"),
 )
+#: The parameters of the built-in layers and of residual(...), for the hints of unknown names.
+_SIGNATURES = {**{name: builtin.parameters for name, builtin in LAYERS.items()}, "residual": _RESIDUAL}
 
 
 def unknown_callee(callee: str, name_span: Span, namespace: Namespace) -> ResdslError:
-    """The error for calling a name that is neither a built-in layer nor a block visible here."""
+    """The error for calling a name that is neither a built-in layer nor a block visible here. Its hint
+    names only what would work when written: a layer (``BatchNorm2d`` → ``bn``), a block in scope, or
+    a block of the standard library with the import that brings it."""
     if callee == "first":
         return ResdslError("'first(...)' belongs to a repetition, after a comma", name_span,
                            "stage layer2: bottleneck(128) * 4, first(stride: 2)")
+    std = std_blocks()
+    if callee in std:
+        hint = f"'{callee}' is in the standard library: import std ({callee})"
+    else:
+        hint = torch_hint(callee) or did_you_mean(callee, [*LAYERS, *namespace.names()], ALIASES)
+        close = did_you_mean(callee, std) if hint is None else None
+        if close is not None:
+            name = close.split("'")[1]
+            hint = f"{close} it is in the standard library: import std ({name})"
     return ResdslError(f"unknown layer or block '{callee}'", name_span,
-                       did_you_mean(callee, [*LAYERS, *namespace.names()], ALIASES)
-                       or "define it with 'block NAME(...) { ... }', or import it: import std")
+                       hint or "define it with 'block NAME(...) { ... }', or import the file that defines it: "
+                       "import \"blocks.res\" (NAME)")
 
 
 def unresolved_calls(steps: tuple[ast.Step, ...], namespace: Namespace) -> list[ResdslError]:
@@ -126,6 +146,9 @@ class Lowering:
     def claim(self, name: str, span: Span) -> None:
         """A node's module path is its own: not another node's, not inside one, not around one
         (``fpn.inner.0`` and ``fpn.inner.0.conv`` cannot both be modules)."""
+        if name.split(".")[0] == "input":  # the input's node: a label may be a keyword, not this one
+            raise ResdslError(f"module path '{name}' is taken: 'input' names the network's input", span,
+                              "choose another label, e.g. 'input_'; 'input' is a reserved word of the language")
         if name in self.graph or name in self.containers:
             raise ResdslError(f"module path '{name}' is already used", span,
                               "every layer needs its own module path: change a label")
@@ -191,13 +214,20 @@ class Lowering:
                           did_you_mean(name, scope.values) or "name a value with 'as NAME' before using it; "
                           "named values are local to the block or network that defines them")
 
-    def arguments(self, scope: Scope, args: tuple[ast.Arg, ...]) -> tuple[Positional, Keywords]:
-        """Arguments evaluated where they are written: parameters, named values, blocks."""
+    def arguments(self, scope: Scope, args: tuple[ast.Arg, ...], callee: str | None = None) -> tuple[Positional,
+                                                                                                  Keywords]:
+        """Arguments evaluated where they are written: parameters, named values, blocks. An unknown
+        name given to ``callee`` says what that argument takes."""
         for arg in args:  # a value defined further down gets its own message
             if isinstance(arg.value, ast.Name) and arg.value.id not in scope.env and arg.value.id in scope.later \
                     and arg.value.id not in scope.values:
                 self.value(scope, arg.value.id, arg.span)
-        return evaluate_args(args, scope.env, scope.namespace, scope.values)
+        try:
+            return evaluate_args(args, scope.env, scope.namespace, scope.values)
+        except UnknownName as error:
+            if callee is None:
+                raise
+            raise unknown_argument(error, callee, args, scope.namespace, _SIGNATURES) from None
 
     def from_(self, scope: Scope, step: ast.From, x: Tensor) -> Tensor:
         return self.value(scope, step.name, step.span)
@@ -215,9 +245,9 @@ class Lowering:
         return self.steps(scope, step.then if condition else step.otherwise, x)
 
     def layer(self, scope: Scope, step: ast.Layer, x: Tensor) -> Tensor:
-        positional, keywords = self.arguments(scope, step.args)
+        positional, keywords = self.arguments(scope, step.args, step.callee)
         count = self.count(scope, step.repeat)
-        first_positional, first_keywords = self.arguments(scope, step.first)
+        first_positional, first_keywords = self.arguments(scope, step.first, step.callee)
         if first_positional:
             raise ResdslError("first(...) takes keyword arguments", first_positional[0][1],
                               "for example first(stride: 2)")
@@ -344,7 +374,7 @@ class Lowering:
                 raise ResdslError("the shortcut's name must be a plain name", name_args[0].span,
                                   "for example residual(name: downsample)")
             label = name_args[0].value.id
-        positional, keywords = self.arguments(scope, tuple(a for a in step.args if a.keyword != "name"))
+        positional, keywords = self.arguments(scope, tuple(a for a in step.args if a.keyword != "name"), "residual")
         args = bind("residual", _RESIDUAL, positional, keywords, step.span, ALIASES)
         if not step.body:
             raise ResdslError("a residual unit needs a main path", step.span, "write its layers inside { ... }")
