@@ -47,7 +47,7 @@ def unknown_argument(error: UnknownName, callee: str, args: tuple[ast.Arg, ...],
         parts.append(f"left out, it is {default}")
     if error.name in LAYERS:
         parts.append(f"'{error.name}' is a layer, not a value")
-    close = did_you_mean(error.name, choices(parameter.check))
+    close = did_you_mean(error.name, choices(parameter.check)) or error.close
     return ResdslError(message, error.span, f"{close} " * bool(close) + "; ".join(parts))
 
 

@@ -9,6 +9,7 @@ Errors are collected, not raised one by one: a failed step poisons its value and
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from functools import partial
 from math import prod
@@ -18,13 +19,13 @@ import networkx as nx
 
 from resdsl.errors import LimitError, ResdslError, Span, TooManyErrors, did_you_mean
 from resdsl.frontend import ast
-from resdsl.frontend.loader import in_std, std_blocks
+from resdsl.frontend.loader import std_blocks
 from resdsl.frontend.namespace import Namespace
 from resdsl.ir import ops
 from resdsl.ir.layers import ALIASES, LAYERS, torch_hint
 from resdsl.ir.ops import ShapeError, format_shape
-from resdsl.limits import MAX_ERRORS, MAX_NESTING, MAX_NODES, NUMBER_LIMIT, WORK_PER_NODE
 from resdsl.ir.schema import Rule
+from resdsl.limits import MAX_ERRORS, MAX_NESTING, MAX_NODES, NUMBER_LIMIT, WORK_PER_NODE
 from resdsl.lower.hints import unknown_argument
 from resdsl.lower.scope import Scope, Tensor, aliases_defined
 from resdsl.lower.values import (
@@ -43,6 +44,7 @@ from resdsl.lower.values import (
     number,
     one_of,
 )
+from resdsl.lower.warnings import Warnings
 
 SHORTCUTS = ("auto", "identity", "project", "pad", "avgdown")
 _BLOCK = Rule(lambda value: None if isinstance(value, Ref) else "not a block", "a block")
@@ -68,14 +70,14 @@ def unknown_callee(callee: str, name_span: Span, namespace: Namespace) -> Resdsl
         return ResdslError("'first(...)' belongs to a repetition, after a comma", name_span,
                            "stage layer2: bottleneck(128) * 4, first(stride: 2)")
     std = std_blocks()
+    hint: str | None
     if callee in std:
         hint = f"'{callee}' is in the standard library: import std ({callee})"
     else:
         hint = torch_hint(callee) or did_you_mean(callee, [*LAYERS, *namespace.names()], ALIASES)
-        close = did_you_mean(callee, std) if hint is None else None
-        if close is not None:
-            name = close.split("'")[1]
-            hint = f"{close} it is in the standard library: import std ({name})"
+        close: list[str] = difflib.get_close_matches(callee, std, n=1, cutoff=0.6) if hint is None else []
+        if close:
+            hint = f"did you mean '{close[0]}'? it is in the standard library: import std ({close[0]})"
     return ResdslError(f"unknown layer or block '{callee}'", name_span,
                        hint or "define it with 'block NAME(...) { ... }', or import the file that defines it: "
                        "import \"blocks.res\" (NAME)")
@@ -100,7 +102,7 @@ class Lowering:
         self.graph = nx.DiGraph(residuals=[], blocks={})
         self.containers: set[str] = set()  # module paths that hold other modules
         self.errors: list[ResdslError] = []
-        self.warnings: list[ResdslError] = []  # legal, but likely not what was meant
+        self.warnings = Warnings()  # legal, but likely not what was meant
         self.max_nodes = max_nodes
         self.work = WORK_PER_NODE * max_nodes  # steps, block instances and repetitions left to run
 
@@ -198,6 +200,7 @@ class Lowering:
             self.record(ResdslError(f"'{alias}' is a word of the language (as in shortcut: {alias}); a value "
                                     "needs another name", span, "choose another name"))
         scope.values[alias] = x
+        self.warnings.bind(scope.values, alias, span, scope.sites, x)
 
     def value(self, scope: Scope, name: str, span: Span) -> Tensor:
         """The named value ``name`` (or a parameter holding one), with the reason when there is none."""
@@ -294,7 +297,10 @@ class Lowering:
                 return x
             local = scope.names.explicit(label, span) if label else scope.names.automatic(callee, span)
             values = [value for value in arguments.values() if isinstance(value, Tensor)]  # upsample(to: y)
-            return self.node(scope, local, op, span, [x, *values])
+            out = self.node(scope, local, op, span, [x, *values])
+            if x.shape is not None and (op.weighted or op.family == "pool") and scope.edge_kind != "projection":
+                self.warnings.skipped_pixels(op, [x.shape], span, scope.sites)  # a 1x1 projection may skip
+            return out
         found = namespace.lookup(callee)
         if found is None:
             raise unknown_callee(callee, name_span, namespace)
@@ -309,7 +315,7 @@ class Lowering:
         env = self.bind_block(block, home, positional, keywords, span)
         local = scope.names.explicit(label, span) if label else scope.names.automatic(callee, span)
         inner = scope.child(local, span=span, env=env, namespace=home, later=aliases_defined(block.body),
-                            block=scope.qualify(local), calls=(*scope.calls, callee))
+                            block=scope.qualify(local), calls=(*scope.calls, callee), sites=(*scope.sites, span))
         written = [describe(value) for value, _ in positional] + [f"{k}: {describe(v)}" for k, v, _ in keywords]
         self.graph.graph["blocks"][inner.block] = f"{callee}({', '.join(written)})"
         return self.steps(inner, block.body, x)
@@ -391,12 +397,15 @@ class Lowering:
         elif shortcut == Symbol("project") and projection is not None:
             shortcut = projection
         kind = shortcut.name if isinstance(shortcut, Symbol) else "block"
-        if kind == "avgdown" and x.shape is not None and x.shape == main.shape:
-            self.warnings.append(ResdslError(
-                f"shortcut: avgdown projects {scope.block or 'a unit'}, whose shape does not change "
-                f"({format_shape(x.shape)})",
-                step.span, "ResNet-D projects only where the shape changes: "
-                "residual(shortcut: auto, projection: avgdown)"))
+        # a projection written on a unit whose shape stays: parameters where an identity would do
+        # (pad makes nothing there: it is the identity)
+        if kind not in ("identity", "pad") and args["shortcut"] != Symbol("auto") and x.shape is not None \
+                and x.shape == main.shape:
+            written = args["shortcut"]
+            made = shortcut.callee if isinstance(shortcut, Ref) else kind
+            auto = "residual(shortcut: auto)" if kind == "project" else f"residual(shortcut: auto, projection: {made})"
+            self.warnings.projection(written.callee if isinstance(written, Ref) else describe(written),
+                                     scope.block or scope.prefix, x.shape, auto, step.span, scope.sites)
         if kind == "identity":
             if None not in (x.shape, main.shape) and x.shape != main.shape:
                 raise ResdslError(f"identity shortcut needs equal shapes: the input is {format_shape(x.shape)} but "

@@ -28,9 +28,10 @@ class UnknownName(ResdslError):
     """A name in an expression that nothing defines; lowering rewrites it, where the name is an
     argument, to say what that argument takes (:func:`resdsl.lower.hints.unknown_argument`)."""
 
-    def __init__(self, name: str, span: Span, hint: str | None) -> None:
+    def __init__(self, name: str, span: Span, close: str | None, hint: str | None) -> None:
         super().__init__(f"unknown name '{name}'", span, hint)
         self.name = name
+        self.close = close  # the did-you-mean among the names in scope
 
 
 @frozen
@@ -70,9 +71,10 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], namespace: Any = None,
         if namespace is not None and namespace.lookup(expr.id) is not None:
             return Ref(expr.id, (), (), expr.span, expr.span, namespace, bare=True)
         known = [*env, *(values or ())]
+        close = did_you_mean(expr.id, [*known, *SYMBOLS])
         layer = f"'{expr.id}' is a built-in layer, not a value: to pass layers, define a block that uses it " \
             "and pass the block" if expr.id in LAYERS else None
-        raise UnknownName(expr.id, expr.span, did_you_mean(expr.id, [*known, *SYMBOLS]) or layer
+        raise UnknownName(expr.id, expr.span, close, close or layer
                           or (f"names in scope: {', '.join(sorted(known))}" if known
                               else "no parameters or named values are in scope here"))
     if isinstance(expr, ast.Negate):

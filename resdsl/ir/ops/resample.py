@@ -116,6 +116,7 @@ class AvgPool(MaxPool):
                                   None, "write avgpool(global), or a kernel: avgpool(k: 2, stride: 2)")
             return GlobalAvgPool()
         pool = super().from_arguments(a)
+        assert isinstance(pool, AvgPool)  # MaxPool's constructor, called on this class
         return pool if a["count_pad"] in (None, True) else dataclasses.replace(pool, count_include_pad=False)
 
     def torch(self, inputs: Sequence[Shape]) -> Module:
