@@ -69,8 +69,8 @@ class Warnings:
             reads = ", ".join(f"{width} of every {step} {name}" for width, step, name in skipped)
         self.add("stride", span, sites, f"{op.kind}'s stride is larger than its kernel: it reads {reads}, and the "
                  "other pixels never reach the output",
-                 "give it a kernel at least as large as its stride, or move the stride to a layer whose kernel is"
-                 + (" (ResNet v1.5 moved it from the first 1x1 conv to the 3x3)" if op.weighted else ""))
+                 "make its kernel at least as large as its stride, or give the stride to a layer with a larger "
+                 "kernel" + (" (ResNet v1.5 moved it from the first 1x1 conv to the 3x3)" if op.weighted else ""))
 
     def bind(self, values: dict, name: str, span: Span, sites: Sequence[Span], value: Any) -> None:
         """A value named ``name`` (``as name``, ending at ``span``) in ``values`` (:class:`Values`
