@@ -42,7 +42,7 @@ def unknown_argument(error: UnknownName, callee: str, args: tuple[ast.Arg, ...],
     if len(path) > 1:  # passed on: say where it goes
         said = f"{callee} passes '{path[0]}' to {' → '.join(path[1:])}, which takes {rule}"
     parts = [said]
-    default = _default(parameter)
+    default = _default(parameter) if len(path) == 1 else None  # passed on: the block's own default applies
     if default is not None:
         parts.append(f"left out, it is {default}")
     if error.name in LAYERS:

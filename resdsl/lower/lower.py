@@ -298,7 +298,8 @@ class Lowering:
             local = scope.names.explicit(label, span) if label else scope.names.automatic(callee, span)
             values = [value for value in arguments.values() if isinstance(value, Tensor)]  # upsample(to: y)
             out = self.node(scope, local, op, span, [x, *values])
-            if x.shape is not None and (op.weighted or op.family == "pool") and scope.edge_kind != "projection":
+            if out.shape is not None and x.shape is not None and (op.weighted or op.family == "pool") \
+                    and scope.edge_kind != "projection":
                 self.warnings.skipped_pixels(op, [x.shape], span, scope.sites)  # a 1x1 projection may skip
             return out
         found = namespace.lookup(callee)

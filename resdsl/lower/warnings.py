@@ -53,10 +53,12 @@ class Warnings:
     def skipped_pixels(self, op: ops.Op, inputs: list[ops.Shape], span: Span, sites: Sequence[Span]) -> None:
         """``op`` steps further than its window reaches, along either axis: some input pixels never
         reach the output. Read from the op's own :meth:`~resdsl.ir.ops.Op.reads`."""
+        if len(inputs[0]) != 3:
+            return
         skipped = []
         for axis, name in enumerate(_AXES):
             first, second = op.reads(inputs, axis, 0, 0), op.reads(inputs, axis, 1, 1)
-            if first is None or second is None or len(inputs[0]) != 3:
+            if first is None or second is None:
                 continue
             width, step = first[1] - first[0] + 1, second[0] - first[0]
             if step > width and inputs[0][1 + axis] > width:
