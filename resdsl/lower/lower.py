@@ -9,7 +9,6 @@ Errors are collected, not raised one by one: a failed step poisons its value and
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from functools import partial
 from math import prod
@@ -75,6 +74,8 @@ def unknown_callee(callee: str, name_span: Span, namespace: Namespace) -> Resdsl
         hint = f"'{callee}' is in the standard library: import std ({callee})"
     else:
         hint = torch_hint(callee) or did_you_mean(callee, [*LAYERS, *namespace.names()], ALIASES)
+        import difflib  # only on the error path: it is slow to import
+
         close: list[str] = difflib.get_close_matches(callee, std, n=1, cutoff=0.6) if hint is None else []
         if close:
             hint = f"did you mean '{close[0]}'? it is in the standard library: import std ({close[0]})"
