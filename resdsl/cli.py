@@ -69,6 +69,8 @@ def _spec_options(parser: argparse.ArgumentParser) -> None:
                         help="override a network parameter (repeatable), e.g. --set classes=10")
     parser.add_argument("--max-nodes", type=_positive, default=MAX_NODES, metavar="N",
                         help=f"refuse specs that expand past N nodes (default {MAX_NODES:,})")
+    parser.add_argument("--werror", action="store_true",
+                        help="treat warnings as errors: print them as errors, exit 1, write nothing")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,13 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _load(path: str, args: argparse.Namespace) -> Network:
     from resdsl.network import load
 
-    network = load(Path(path), max_nodes=args.max_nodes, **dict(args.overrides))
+    network = load(Path(path), max_nodes=args.max_nodes, werror=args.werror, **dict(args.overrides))
     _warn(network)
     return network
 
 
 def _warn(network: Network) -> None:
-    """A network's warnings on stderr, as diagnostics: they never change the exit code."""
+    """A network's warnings on stderr, as diagnostics: they never change the exit code (``--werror``
+    makes loading raise them as errors instead)."""
     for warning in network.warnings:
         print(format_diagnostic(warning, network.sources, "warning"), file=sys.stderr)
 
@@ -142,7 +145,7 @@ def _check(args: argparse.Namespace) -> int:
         try:
             from resdsl.network import check
 
-            network = check(Path(path), max_nodes=args.max_nodes, **dict(args.overrides))
+            network = check(Path(path), max_nodes=args.max_nodes, werror=args.werror, **dict(args.overrides))
         except UsageError as error:
             args.outcome = max(args.outcome, 2)
             _usage(args, error)

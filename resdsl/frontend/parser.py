@@ -436,8 +436,20 @@ def _reserved_word_error(error: UnexpectedInput, text: str, path: str) -> Resdsl
                        f"rename it, e.g. '{word}_'; reserved words: {', '.join(sorted(reserved_words()))}")
 
 
+def _number_as_name(error: UnexpectedInput, path: str) -> ResdslError | None:
+    """A number where a name belongs (``as 1``, ``block 2b``): names are words; numbers only label modules."""
+    if not isinstance(error, UnexpectedToken) or error.token.type not in ("INT", "FLOAT", "SHAPE") \
+            or "NAME" not in (error.accepts or error.expected):
+        return None
+    token = error.token
+    what = "a size" if token.type == "SHAPE" else "a number"
+    return ResdslError(f"syntax error: '{token}' is {what}, and a name goes here", _token_span(path, token),
+                       "a name starts with a letter or '_' (c1, layer_1); a number can name a module in a label "
+                       "only, such as '0: conv(64)'")
+
+
 def _syntax_error(error: UnexpectedInput, text: str, path: str) -> ResdslError:
-    reserved = _reserved_word_error(error, text, path)
+    reserved = _reserved_word_error(error, text, path) or _number_as_name(error, path)
     if reserved is not None:
         return reserved
     label = _example_labels().get(_error_key(error))
