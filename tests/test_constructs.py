@@ -160,10 +160,14 @@ def test_avgdown_on_every_unit_warns_where_the_shape_stays(capsys) -> None:
     spec = ROOT / "tests" / "specs" / "avgdown_everywhere.res"
     warnings = resdsl.load(spec).warnings
     assert [w.message for w in warnings] == ["shortcut: avgdown projects s.1, whose shape does not change (16x4x4)"]
-    assert warnings[0].span.line == 3 and "projection: avgdown" in warnings[0].hint
+    assert "projection: avgdown" in warnings[0].hint
+    # at the call in the network (line 6), with the unit inside the block (line 3) as a note
+    assert (warnings[0].span.line, warnings[0].origin.line) == (6, 3)
+    assert [(frame.block, frame.instance) for frame in warnings[0].expansion] == [("d", "s.1")]
     assert main(["check", str(spec.relative_to(ROOT))]) == 0
     err = capsys.readouterr().err
-    assert "avgdown_everywhere.res:3:3: warning: shortcut: avgdown projects s.1" in err
+    assert "avgdown_everywhere.res:6:44: warning: shortcut: avgdown projects s.1" in err
+    assert "note: in block 'd' (tests/specs/avgdown_everywhere.res:2:1), instance s.1, at line 3\n" in err
     assert not resdsl.load(ROOT / "examples" / "resnet50d.res").warnings
 
 

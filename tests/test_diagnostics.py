@@ -31,3 +31,52 @@ def test_every_diagnostic_has_caret_and_hint() -> None:
         text = spec.with_suffix(".err").read_text()
         assert "^" in text, spec
         assert "hint:" in text, spec
+
+
+def test_a_fault_inside_blocks_is_reported_at_the_users_call() -> None:
+    """The primary place is the call in the spec the user gave; the chain of instances down to the
+    fault (here through an imported file that imports another) comes with it, outermost first."""
+    import resdsl
+
+    with pytest.raises(resdsl.ResdslError) as info:
+        resdsl.load(Path("tests/bad/block_imported_twice.res"))
+    error = info.value
+    assert (error.span.path, error.span.line) == ("tests/bad/block_imported_twice.res", 6)
+    assert (error.origin.path, error.origin.line, error.origin.column) == ("tests/bad/imports/inner.res", 4, 3)
+    chain = [(frame.block, frame.instance, str(frame.definition), str(frame.call)) for frame in error.expansion]
+    assert chain == [("unit", "layer1.0", "tests/bad/imports/outer.res:3:1", "tests/bad/block_imported_twice.res:6:3"),
+                     ("squeeze", "layer1.0.squeeze1", "tests/bad/imports/inner.res:2:1", "tests/bad/imports/outer.res:4:14")]
+    assert str(error).endswith("(in block 'squeeze', tests/bad/imports/inner.res:4:3) "
+                               "(hint: use a smaller kernel, or avgpool(global))")
+
+
+def test_each_call_of_a_faulty_block_is_its_own_error() -> None:
+    """Two calls that fail the same way inside a block are two faults in the user's file; the instances
+    of one repeated call are one."""
+    import resdsl
+
+    spec = ("block sep(c) { conv(c, groups: 32) }\n"
+            "network n {\n input 3x8x8\n conv(48) as x\n stage a: sep(48) * 3\n from x sep(48)\n}")
+    with pytest.raises(resdsl.ResdslError) as info:
+        resdsl.load(spec)
+    assert [(e.span.line, e.origin.line, e.expansion[0].instance) for e in info.value.errors] == \
+        [(5, 1, "a.0"), (6, 1, "sep1")]
+
+
+def test_a_long_chain_of_instances_is_cut_in_the_middle(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from resdsl.limits import MAX_EXPANSION_SHOWN
+
+    depth = MAX_EXPANSION_SHOWN + 5
+    blocks = "\n".join(f"block b{i}(c) {{ b{i + 1}(c) }}" for i in range(depth))
+    spec = tmp_path / "deep.res"
+    spec.write_text(f"{blocks}\nblock b{depth}(c) {{ conv(c, groups: 3) }}\nnetwork n {{ input 3x8x8 b0(4) }}\n")
+    assert main(["check", str(spec)]) == 1
+    err = capsys.readouterr().err
+    notes = [line for line in err.splitlines() if line.startswith("note:")]
+    assert len(notes) == MAX_EXPANSION_SHOWN + 1
+    assert notes[MAX_EXPANSION_SHOWN // 2] == f"note: ... {depth + 1 - MAX_EXPANSION_SHOWN} more block instances"
+    assert notes[0].startswith("note: in block 'b0'") and notes[-1].startswith(f"note: in block 'b{depth}'")
+    assert err.startswith(f"{spec}:{depth + 2}:")
+    assert err.splitlines()[-3:] == [f"    block b{depth}(c) {{ conv(c, groups: 3) }}",
+                                     "    " + " " * (len(f"block b{depth}(c) {{ ")) + "^" * 18,
+                                     "hint: choose channel counts that are multiples of groups"]

@@ -42,6 +42,15 @@ class Ref:
 Value = int | float | bool | tuple[int, ...] | Symbol | Ref
 
 
+class UnknownName(ResdslError):
+    """A name that is no parameter, named value, word of the language or block where it is written;
+    lowering may explain why a name the network defines is not visible there."""
+
+    def __init__(self, name: str, span: Span, hint: str | None) -> None:
+        super().__init__(f"unknown name '{name}'", span, hint)
+        self.name = name
+
+
 def evaluate(expr: ast.Expr, env: Mapping[str, Value], namespace: Any = None,
              values: Mapping[str, Any] | None = None) -> Value:
     """The value of an expression. A name is a parameter in ``env``, else a named value (a tensor of
@@ -60,7 +69,7 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], namespace: Any = None,
         if namespace is not None and namespace.lookup(expr.id) is not None:
             return Ref(expr.id, (), (), expr.span, expr.span, namespace, bare=True)
         known = [*env, *(values or ())]
-        raise ResdslError(f"unknown name '{expr.id}'", expr.span, did_you_mean(expr.id, [*known, *SYMBOLS])
+        raise UnknownName(expr.id, expr.span, did_you_mean(expr.id, [*known, *SYMBOLS])
                           or (f"names in scope: {', '.join(sorted(known))}" if known
                               else "no parameters or named values are in scope here"))
     if isinstance(expr, ast.Negate):
