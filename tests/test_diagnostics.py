@@ -80,3 +80,14 @@ def test_a_long_chain_of_instances_is_cut_in_the_middle(capsys: pytest.CaptureFi
     assert err.splitlines()[-3:] == [f"    block b{depth}(c) {{ conv(c, groups: 3) }}",
                                      "    " + " " * (len(f"block b{depth}(c) {{ ")) + "^" * 18,
                                      "hint: choose channel counts that are multiples of groups"]
+
+
+def test_readme_shows_the_golden_diagnostics() -> None:
+    """Each `$ resdsl check tests/bad/X.res` the README shows is that spec's golden output."""
+    import re
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    shown = re.findall(r"```\n\$ resdsl check (tests/bad/\w+\.res)\n(.*?)```", readme, re.S)
+    assert len(shown) >= 2
+    for spec, output in shown:
+        assert output == (Path(__file__).parent.parent / spec).with_suffix(".err").read_text(encoding="utf-8"), spec
