@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
 
 from resdsl.cli import main
+from resdsl.errors import ResdslError
 
 BAD = sorted((Path(__file__).parent / "bad").glob("*.res"))
 
@@ -91,3 +93,61 @@ def test_readme_shows_the_golden_diagnostics() -> None:
     assert len(shown) >= 2
     for spec, output in shown:
         assert output == (Path(__file__).parent.parent / spec).with_suffix(".err").read_text(encoding="utf-8"), spec
+
+
+def _mutants(count: int, faults: int, seed: int):
+    """Examples with ``faults`` tokens each deleted, doubled or replaced by '@', in statements at
+    least three lines apart (braces and parentheses too when there is one fault)."""
+    import random
+
+    from resdsl.frontend.parser import _lark
+
+    generator = random.Random(seed)
+    specs = sorted((Path(__file__).parent.parent / "examples").glob("*.res"))
+    while count:
+        text = generator.choice(specs).read_text(encoding="utf-8")
+        tokens = [t for t in _lark().lex(text) if faults == 1 or t.type not in ("LBRACE", "RBRACE", "LPAR", "RPAR")]
+        chosen = sorted(generator.sample(tokens, faults), key=lambda t: t.start_pos)
+        if any(b.line - a.line < 3 for a, b in itertools.pairwise(chosen)):
+            continue
+        for token in reversed(chosen):
+            start, end = token.start_pos, token.end_pos
+            text = generator.choice([text[:start] + text[end:], text[:end] + " " + text[start:end] + text[end:],
+                                     text[:start] + "@" + text[end:]])
+        count -= 1
+        yield text
+
+
+def test_one_syntax_error_is_reported_once() -> None:
+    """Recovery never reports what is only a consequence of the first error: a mutant with one fault
+    (a missing or extra brace included) gets exactly one syntax error."""
+    from resdsl.frontend.parser import parse
+
+    failed = 0
+    for text in _mutants(300, 1, seed=13):
+        try:
+            parse(text, "mutant.res")
+        except ResdslError as error:
+            failed += 1
+            assert len(error.errors) == 1, (text, [str(e) for e in error.errors])
+    assert failed > 200
+    closed = "block a(c) {\n  residual {\n    conv(c)\n  } relu @\n}\nblock b(c) {\n  concat {\n    identity\n  | conv(c)\n  }\n}"
+    extra = "network n {\n  {\n  input 3x8x8\n  stage s { conv(4) }\n  stage t { conv(4) }\n}"
+    for text in (closed, extra):  # no statement after is read where the first error left the parser
+        with pytest.raises(ResdslError) as info:
+            parse(text)
+        assert len(info.value.errors) == 1, [str(e) for e in info.value.errors]
+
+
+def test_independent_syntax_errors_are_each_reported() -> None:
+    """Two faults in statements apart: never more than two errors, and both, mostly."""
+    from resdsl.frontend.parser import parse
+
+    counts = []
+    for text in _mutants(150, 2, seed=14):
+        try:
+            parse(text, "mutant.res")
+        except ResdslError as error:
+            counts.append(len(error.errors))
+            assert [e.span for e in error.errors] == sorted(e.span for e in error.errors)
+    assert max(counts) == 2 and counts.count(2) > len(counts) / 2

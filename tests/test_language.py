@@ -189,7 +189,7 @@ def test_unknown_names_in_a_block_list_what_it_sees() -> None:
 @pytest.mark.parametrize(("use", "between"), [("add(c)", "relu"), ("from c", ""), ("upsample(to: c)", "maxpool(k: 2)")])
 def test_named_values_are_not_lexical(use: str, between: str) -> None:
     """A block gets the network's values only as arguments, and the error says so."""
-    with pytest.raises(resdsl.ResdslError, match="unknown (name|value) 'c'") as info:
+    with pytest.raises(resdsl.ResdslError, match=r"unknown (name|value) 'c'") as info:
         resdsl.load(f"network n {{ input 3x8x8  block b {{ {use} }}  conv(3) as c {between} b() }}")
     assert info.value.hint.startswith("'c' is a named value of the network, and a block sees named values only as "
                                       "arguments")
