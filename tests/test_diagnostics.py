@@ -151,3 +151,30 @@ def test_independent_syntax_errors_are_each_reported() -> None:
             counts.append(len(error.errors))
             assert [e.span for e in error.errors] == sorted(e.span for e in error.errors)
     assert max(counts) == 2 and counts.count(2) > len(counts) / 2
+
+
+def test_another_input_shape_reports_like_check(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """`stats --input` lowers the spec again: its faults quote the source and name the instances too."""
+    spec = tmp_path / "pool.res"
+    spec.write_text("block head { avgpool(k: 7) flatten }\nnetwork n { input 3x32x32  conv(8)  head }\n")
+    assert main(["stats", "--input", "3x4x4", str(spec)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"{spec}:2:37: error: avgpool k=7 does not fit a 4x4 input",
+        "    network n { input 3x32x32  conv(8)  head }",
+        "                                        ^^^^",
+        f"note: in block 'head' ({spec}:1:1), instance head1, at line 1",
+        "    block head { avgpool(k: 7) flatten }",
+        "                 ^^^^^^^^^^^^^",
+        "hint: use a smaller kernel, or avgpool(global)"]
+
+
+def test_a_block_written_as_an_argument_is_called_where_it_is_written(capsys: pytest.CaptureFixture[str],
+                                                                      tmp_path: Path) -> None:
+    """std's basic calls the projection the user passes it: that level of the chain is the user's line."""
+    spec = tmp_path / "projection.res"
+    spec.write_text("import std (basic)\nblock proj(c, s) { conv(c, k: 1, stride: s, groups: 3) bn }\n"
+                    "network n {\n  input 3x32x32\n  conv(16) bn relu\n  basic(32, stride: 2, shortcut: proj)\n}\n")
+    assert main(["check", str(spec)]) == 1
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert notes[0].startswith("note: in block 'basic' (") and notes[0].endswith(f", instance basic1, at {spec}:6:34")
+    assert notes[1] == f"note: in block 'proj' ({spec}:2:1), instance basic1.downsample, at line 2"
