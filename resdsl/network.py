@@ -77,7 +77,11 @@ class Network:
         """The same spec lowered for another input shape (shortcut decisions may change with it)."""
         if input_shape is None or (isinstance(input_shape, (tuple, list)) and tuple(input_shape) == self.input_shape):
             return self
-        graph = _build(self._definition, self._namespace, self._overrides, input_shape, self._max_nodes)
+        try:
+            graph = _build(self._definition, self._namespace, self._overrides, input_shape, self._max_nodes)
+        except ResdslError as error:  # quoted as when the spec was loaded
+            error.sources = self.sources
+            raise
         return Network(graph, self._definition, self._namespace, self._overrides, self.sources, self._max_nodes)
 
     def stats(self, input_shape: Shape | None = None, batch: int = 1) -> Stats:

@@ -48,6 +48,8 @@ def unknown_argument(error: UnknownName, callee: str, args: tuple[ast.Arg, ...],
     if error.name in LAYERS:
         parts.append(f"'{error.name}' is a layer, not a value")
     close = did_you_mean(error.name, choices(parameter.check)) or error.close
+    if not close and not choices(parameter.check) and error.hint and error.hint.startswith("names in scope"):
+        parts.append(error.hint)
     return ResdslError(message, error.span, f"{close} " * bool(close) + "; ".join(parts))
 
 

@@ -9,14 +9,14 @@ Errors are collected, not raised one by one: a failed step poisons its value and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from math import prod
 from typing import Any
 
 import networkx as nx
 
-from resdsl.errors import LimitError, ResdslError, Span, TooManyErrors, did_you_mean
+from resdsl.errors import Expansion, LimitError, ResdslError, Span, TooManyErrors, did_you_mean
 from resdsl.frontend import ast
 from resdsl.frontend.loader import std_blocks
 from resdsl.frontend.namespace import Namespace
@@ -106,6 +106,9 @@ class Lowering:
         self.warnings = Warnings()  # legal, but likely not what was meant
         self.max_nodes = max_nodes
         self.work = WORK_PER_NODE * max_nodes  # steps, block instances and repetitions left to run
+        # What the network's own body defines, to explain a block that uses it (explain_unseen)
+        self.network_parameters: Mapping[str, Any] = {}
+        self.network_values: Mapping[str, Span] = {}
 
     def spend(self, span: Span) -> None:
         """Count one unit of lowering work: a step, a block instance or a repetition, whether or not
@@ -165,21 +168,43 @@ class Lowering:
 
     # --- steps ---------------------------------------------------------------------------------
 
-    def attempt(self, lower: Callable[[], Tensor], x: Tensor) -> Tensor:
-        """Run one lowering step; on a fault in the spec, record it and go on with ``x`` poisoned.
-        Limit breaches stop everything."""
+    def attempt(self, lower: Callable[[], Tensor], x: Tensor, scope: Scope) -> Tensor:
+        """Run one lowering step in ``scope``; on a fault in the spec, record it and go on with ``x``
+        poisoned. Limit breaches stop everything."""
         try:
             return lower()
         except LimitError:
             raise
+        except UnknownName as error:
+            self.explain_unseen(error, error.name, scope.block, scope.namespace, scope.env)
+            self.record(error)
         except ResdslError as error:
             self.record(error)
-            return Tensor(x.node, None)
+        return Tensor(x.node, None)
+
+    def explain_unseen(self, error: ResdslError, name: str, block: str | None, home: Namespace,
+                       parameters: Mapping[str, Any]) -> bool:
+        """A name the network defines but a block cannot see gets a hint saying why: blocks see named
+        values only as arguments, and a block at the top level of a file only its own ``parameters``.
+        Returns whether it explained."""
+        if block is None:
+            return False  # the network's own body sees everything it defines
+        if name in self.network_values:
+            error.hint = (f"'{name}' is a named value of the network, and a block sees named values only as "
+                          f"arguments: pass it, e.g. block b(top) {{ ... from top ... }}, called b({name})")
+        elif name in self.network_parameters and home.parameters is None:
+            own = f" ({', '.join(sorted(parameters))})" if parameters else ""
+            error.hint = (f"'{name}' is a parameter of the network, and a block defined at the top level of a file "
+                          f"sees only its own parameters{own}: pass it as an argument, or define the block inside "
+                          f"the network")
+        else:
+            return False
+        return True
 
     def steps(self, scope: Scope, steps: tuple[ast.Step, ...], x: Tensor) -> Tensor:
         for step in steps:
             self.spend(step.span)
-            x = self.attempt(partial(self.step, scope, step, x), x)
+            x = self.attempt(partial(self.step, scope, step, x), x, scope)
             if step.alias:
                 self.bind_value(scope, step.alias, x, step.span)
         return x
@@ -214,9 +239,11 @@ class Lowering:
         if name in scope.later:
             raise ResdslError(f"value '{name}' is used before it is defined (line {scope.later[name].line})", span,
                               "a value can only use values defined before it: the graph has no cycles")
-        raise ResdslError(f"unknown value '{name}'", span,
-                          did_you_mean(name, scope.values) or "name a value with 'as NAME' before using it; "
-                          "named values are local to the block or network that defines them")
+        error = ResdslError(f"unknown value '{name}'", span,
+                            did_you_mean(name, scope.values) or "name a value with 'as NAME' before using it; "
+                            "named values are local to the block or network that defines them")
+        self.explain_unseen(error, name, scope.block, scope.namespace, scope.env)
+        raise error
 
     def arguments(self, scope: Scope, args: tuple[ast.Arg, ...], callee: str | None = None) -> tuple[Positional,
                                                                                                   Keywords]:
@@ -229,8 +256,8 @@ class Lowering:
         try:
             return evaluate_args(args, scope.env, scope.namespace, scope.values)
         except UnknownName as error:
-            if callee is None:
-                raise
+            if callee is None or self.explain_unseen(error, error.name, scope.block, scope.namespace, scope.env):
+                raise  # a name the network defines but this block cannot see: that is the news
             raise unknown_argument(error, callee, args, scope.namespace, _SIGNATURES) from None
 
     def from_(self, scope: Scope, step: ast.From, x: Tensor) -> Tensor:
@@ -314,22 +341,42 @@ class Lowering:
         if len(scope.calls) >= MAX_NESTING:
             raise LimitError(f"blocks nest more than {MAX_NESTING} deep", name_span)
         self.spend(span)
-        env = self.bind_block(block, home, positional, keywords, span)
-        local = scope.names.explicit(label, span) if label else scope.names.automatic(callee, span)
-        inner = scope.child(local, span=span, env=env, namespace=home, later=aliases_defined(block.body),
-                            block=scope.qualify(local), calls=(*scope.calls, callee), sites=(*scope.sites, span))
-        written = [describe(value) for value, _ in positional] + [f"{k}: {describe(v)}" for k, v, _ in keywords]
-        self.graph.graph["blocks"][inner.block] = f"{callee}({', '.join(written)})"
-        return self.steps(inner, block.body, x)
-
-    def bind_block(self, block: ast.BlockDef, home: Namespace, positional: Positional, keywords: Keywords,
-                   span: Span) -> dict[str, Any]:
         unset = object()
         parameters = tuple(Parameter(p.name, None, unset, p.default is None) for p in block.params)
-        env = bind(block.name, parameters, positional, keywords, span)
-        for param in block.params:  # defaults may use earlier parameters: block b(planes, width: planes)
-            if env[param.name] is unset and param.default is not None:
-                env[param.name] = evaluate(param.default, {k: v for k, v in env.items() if v is not unset}, home)
+        arguments = bind(block.name, parameters, positional, keywords, span)  # a fault here is the call's
+        local = scope.names.explicit(label, span) if label else scope.names.automatic(callee, span)
+        instance = scope.qualify(local)
+        inner = scope.child(local, span=span, namespace=home, later=aliases_defined(block.body), block=instance,
+                            calls=(*scope.calls, callee), sites=(*scope.sites, span))
+        written = [describe(value) for value, _ in positional] + [f"{k}: {describe(v)}" for k, v, _ in keywords]
+        self.graph.graph["blocks"][instance] = f"{callee}({', '.join(written)})"
+        # Whatever goes wrong from here on is inside the instance: reported at this call, with the
+        # instance as a note (the caller's own call, if it is in a block, adds its note on the way out).
+        frame = Expansion(callee, block.span, instance, span)
+        errors = len(self.errors)  # warnings are placed at the user's line as they are found (Warnings.add)
+        try:
+            env = self.bind_defaults(block, home, arguments, unset, instance)
+            return self.steps(inner.with_(env=env), block.body, x)
+        except ResdslError as fault:  # a limit, or a default that cannot be evaluated
+            fault.expanded_in(frame)
+            raise
+        finally:
+            for recorded in self.errors[errors:]:
+                recorded.expanded_in(frame)
+
+    def bind_defaults(self, block: ast.BlockDef, home: Namespace, arguments: dict[str, Any], unset: object,
+                      instance: str) -> dict[str, Any]:
+        """A block instance's parameters: the arguments, then the defaults of those not given. Scoping
+        is lexical: a block defined inside a network sees the network's parameters, its own shadowing
+        them; defaults may use earlier parameters (block b(planes, width: planes))."""
+        env = {**(home.parameters or {}), **{k: v for k, v in arguments.items() if v is not unset}}
+        for param in block.params:
+            if arguments[param.name] is unset and param.default is not None:
+                try:
+                    env[param.name] = evaluate(param.default, env, home)
+                except UnknownName as error:
+                    self.explain_unseen(error, error.name, instance, home, env)
+                    raise
         return env
 
     def group(self, scope: Scope, step: ast.Group, x: Tensor) -> Tensor:

@@ -63,6 +63,7 @@ def lower_network(network: ast.NetworkDef, namespace: Namespace, overrides: Mapp
             except ResdslError as error:
                 lowering.errors.append(error)
     env = bind_network(network, overrides)
+    local.parameters = lowering.network_parameters = env  # blocks defined in the network see them
     inputs = [item for item in network.items if isinstance(item, ast.Input)]
     if input_shape is not None and not isinstance(input_shape, (tuple, list)):
         raise UsageError(f"input shape {input_shape!r} is not CxHxW", None,
@@ -86,6 +87,7 @@ def lower_network(network: ast.NetworkDef, namespace: Namespace, overrides: Mapp
     steps = [item for item in top if not isinstance(item, (ast.Input, ast.Output))]
     scope = Scope(prefix="", env=env, namespace=local, names=Names(), values=Values(), later=aliases_defined(tuple(
         item.step if isinstance(item, ast.Stage) else item for item in steps)))
+    lowering.network_values = scope.later
     x = Tensor("input", shape)
     graph.add_node("input", op=ops.Input(shape), span=(inputs[0].span if inputs else network.span), stage=None,
                    block=None)

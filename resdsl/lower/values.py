@@ -25,8 +25,10 @@ SYMBOLS = frozenset({"auto", "identity", "project", "pad", "avgdown", "global", 
 
 
 class UnknownName(ResdslError):
-    """A name in an expression that nothing defines; lowering rewrites it, where the name is an
-    argument, to say what that argument takes (:func:`resdsl.lower.hints.unknown_argument`)."""
+    """A name that is no parameter, named value, word of the language or block where it is written;
+    lowering rewrites it, where the name is an argument, to say what that argument takes
+    (:func:`resdsl.lower.hints.unknown_argument`), and may explain why a name the network defines is
+    not visible there."""
 
     def __init__(self, name: str, span: Span, close: str | None, hint: str | None) -> None:
         super().__init__(f"unknown name '{name}'", span, hint)
