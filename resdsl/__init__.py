@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     import torch
 
     from resdsl.backends.torch_tools import Loaded
-
     from resdsl.ir.ops import Shape
 
 

@@ -55,8 +55,8 @@ class Loaded:
         self.source, self.loaded, self.skipped = source, loaded, skipped
 
     def __repr__(self) -> str:
-        skipped = f", skipped {len(self.skipped)} ({', '.join(self.skipped[:4])}{' …' if len(self.skipped) > 4 else ''})" \
-            if self.skipped else ""
+        more = " …" if len(self.skipped) > 4 else ""
+        skipped = f", skipped {len(self.skipped)} ({', '.join(self.skipped[:4])}{more})" if self.skipped else ""
         return f"<loaded {len(self.loaded)} tensors from {self.source}{skipped}>"
 
 

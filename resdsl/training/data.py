@@ -135,7 +135,8 @@ def _cifar(path: Path) -> Data:
     key = "fine_labels" if hundred else "labels"
     missing = [str(f) for f in [*files[0], files[1]] if not f.is_file()]
     if missing:
-        raise UsageError(f"--data {path}: missing {', '.join(missing)}", hint="unpack the whole CIFAR python release there")
+        raise UsageError(f"--data {path}: missing {', '.join(missing)}",
+                         hint="unpack the whole CIFAR python release there")
     try:
         parts = [_unpickle(f) for f in files[0]]
         test = _unpickle(files[1])
