@@ -228,3 +228,47 @@ def test_batches_split_over_processes_cover_the_global_batch() -> None:
     order = one.indices(1)
     halves = [b.indices(1) for b in two]
     assert torch.equal(torch.sort(torch.cat([h[:8] for h in halves])).values, torch.sort(order[:16]).values)
+
+
+NORM_FREE = "network nonorm(classes: 10) { input 1x8x8  conv(16) relu conv(32, stride: 2) relu avgpool(global) flatten fc: linear(classes) }"
+
+
+def test_two_processes_match_one_at_the_same_global_batch(tmp_path: Path) -> None:
+    """`--nproc 2` runs torchrun: two gloo processes, DDP averaging gradients, each with half of every global
+    batch. A norm-free net (batch norm would see half batches) ends within float rounding of one process,
+    and evaluation counts each held-out image once."""
+    spec = tmp_path / "nonorm.res"
+    spec.write_text(NORM_FREE)
+    command = [sys.executable, "-m", "resdsl", "train", str(spec), "--data", "digits", "--epochs", "2",
+               "--batch-size", "32", "--no-progress"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    two = subprocess.run([*command, "--out", str(tmp_path / "two"), "--nproc", "2"], capture_output=True, text=True,
+                         timeout=300, env=env)
+    assert two.returncode == 0, two.stderr[-2000:]
+    assert "over 2 processes" in two.stdout
+    one = train(spec, "digits", tmp_path / "one", Options(epochs=2, batch_size=32, progress=False),
+                log=lambda line: None)
+    ours, theirs = _weights(tmp_path / "two"), _weights(tmp_path / "one")
+    assert max((ours[k] - theirs[k]).abs().max().item() for k in ours) < 1e-5
+    rows = [json.loads(line) for line in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["val_top1"] == pytest.approx(one.metrics["val_top1"], abs=1e-12)
+    assert rows[-1]["val_loss"] == pytest.approx(one.metrics["val_loss"], rel=1e-5)
+
+
+def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from resdsl.cli import main
+
+    assert main(["train", str(DIGITS), "--data", "digits"]) == 2
+    assert "train needs SPEC, --data and --out" in capsys.readouterr().err
+    assert main(["train", str(_tiny(tmp_path, "3x32x32")), "--data", "digits", "--out", str(tmp_path / "r")]) == 2
+    assert "gives 1x8x8 images" in capsys.readouterr().err
+    run = tmp_path / "run"
+    assert main(["train", str(_tiny(tmp_path)), "--data", "digits", "--out", str(run), "--epochs", "1",
+                 "--no-progress", "--label-smoothing", "0.1", "--optimizer", "adamw", "--warmup-epochs", "0.5"]) == 0
+    assert "done: 1 epochs" in capsys.readouterr().out
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--no-progress"]) == 0
+    assert "resumed" in capsys.readouterr().out
+    assert main(["plot", str(run), "-o", str(tmp_path / "curves.png")]) == 0
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["plot", str(tmp_path), "-o", str(tmp_path / "none.png")]) == 2
+    assert not (tmp_path / "none.png").exists()

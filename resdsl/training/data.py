@@ -201,7 +201,8 @@ class Batches:
     each batch augmented by a generator seeded from (seed, epoch, batch), then normalized. Nothing
     depends on what ran before, so a resumed run (even from the middle of an epoch) sees the batches
     an uninterrupted one does, with any number of workers. ``rank``/``world`` split each batch's worth
-    of positions as DistributedSampler does (padding the order so that ranks see equal counts)."""
+    of positions as DistributedSampler does (for training, padding the order so that ranks see equal
+    counts; held-out images are each evaluated once)."""
 
     def __init__(self, data: Data, split: Split, batch_size: int, *, train: bool, seed: int = 0,
                  rank: int = 0, world: int = 1, workers: int = 0) -> None:
@@ -217,12 +218,14 @@ class Batches:
         else:
             order = torch.arange(total)
         per_rank = math.ceil(total / self.world)
-        if per_rank * self.world > total:
+        if self.train and per_rank * self.world > total:  # evaluation sees each image once, unpadded
             order = torch.cat([order, order[: per_rank * self.world - total]])
         return order[self.rank::self.world]
 
     def __len__(self) -> int:
-        return math.ceil(math.ceil(len(self.split) / self.world) / self.batch_size)
+        total = len(self.split)
+        per_rank = math.ceil(total / self.world) if self.train else len(range(self.rank, total, self.world))
+        return math.ceil(per_rank / self.batch_size)
 
     def epoch(self, epoch: int, skip: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The epoch's batches from batch ``skip`` on (a run resumed within an epoch)."""
