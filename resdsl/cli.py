@@ -172,6 +172,14 @@ def _train_parsers(commands: Any) -> None:
     train.add_argument("--input", type=_shape, metavar="CxHxW")
     _spec_options(train)
 
+    export = commands.add_parser("export", help="the network (with trained weights) as ONNX or torch.export (.pt2)")
+    export.add_argument("spec", metavar="SPEC")
+    export.add_argument("-o", "--output", required=True, metavar="FILE", help="model.onnx or model.pt2")
+    export.add_argument("--weights", metavar="W", help="a .safetensors or .pth state_dict (e.g. RUN_DIR/best/"
+                                                      "model.safetensors)")
+    export.add_argument("--input", type=_shape, metavar="CxHxW")
+    _spec_options(export)
+
     plot = commands.add_parser("plot", help="loss and accuracy curves of a training run (needs matplotlib)")
     plot.add_argument("run_dir", metavar="RUN_DIR")
     plot.add_argument("-o", "--output", required=True, metavar="FILE", help="curves.png, .svg or .pdf")
@@ -354,6 +362,16 @@ def _launch(args: argparse.Namespace) -> int:
     return subprocess.call(command)
 
 
+def _export(args: argparse.Namespace) -> int:
+    from resdsl.backends.export import export
+
+    network = _load(args.spec, args).with_input(args.input)
+    difference = export(network, args.output, args.weights)
+    checker = "onnxruntime" if args.output.endswith(".onnx") else "torch.export.load"
+    print(f"wrote {printable(args.output)}: outputs within {difference:.1e} of PyTorch's (checked with {checker})")
+    return 0
+
+
 def _plot(args: argparse.Namespace) -> int:
     from resdsl.training.plot import plot
 
@@ -375,7 +393,7 @@ def _usage(args: argparse.Namespace, error: UsageError) -> None:
 
 
 COMMANDS = {"check": _check, "stats": _stats, "compare": _compare, "render": _render, "compile": _compile,
-            "train": _train, "plot": _plot}
+            "train": _train, "plot": _plot, "export": _export}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -272,3 +272,34 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["plot", str(tmp_path), "-o", str(tmp_path / "none.png")]) == 2
     assert not (tmp_path / "none.png").exists()
+
+
+@pytest.mark.parametrize("suffix", [".onnx", ".pt2"])
+def test_export_trained_weights(tmp_path: Path, suffix: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A trained run's best weights exported, then run by onnxruntime (or reloaded by torch.export) at another
+    batch size: outputs within 1e-4 of the PyTorch module's."""
+    import numpy as np
+
+    from resdsl.cli import main
+
+    run = tmp_path / "run"
+    spec = _tiny(tmp_path)
+    train(spec, "digits", run, Options(epochs=1, progress=False), log=lambda line: None)
+    output = tmp_path / f"model{suffix}"
+    weights = run / "best" / "model.safetensors"
+    assert main(["export", str(spec), "--weights", str(weights), "-o", str(output)]) == 0
+    assert "outputs within" in capsys.readouterr().out
+    model = resdsl.compile(spec).eval()
+    resdsl.load_weights(model, weights)
+    x = torch.randn(5, 1, 8, 8)
+    with torch.no_grad():
+        expected = model(x).numpy()
+    if suffix == ".onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(output), providers=["CPUExecutionProvider"])
+        actual = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+    else:
+        actual = torch.export.load(output).module()(x).detach().numpy()
+    assert np.abs(actual - expected).max() <= 1e-4
+    assert main(["export", str(spec), "-o", str(tmp_path / "model.tflite")]) == 2
