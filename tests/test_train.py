@@ -50,6 +50,7 @@ def test_digits_learns_and_records_everything(tmp_path: Path) -> None:
     assert repr(loaded).startswith("<loaded ") and len(repr(loaded)) < 200  # a summary, not the module
     assert (run / "best").resolve().parent == (run / "checkpoints").resolve()
     assert len(list((run / "checkpoints").iterdir())) == 2  # one last, one best: older ones removed
+    assert any(f.name.startswith("events.out.tfevents") for f in (run / "tensorboard").iterdir())
 
 
 _KILLED = """
