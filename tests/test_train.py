@@ -304,3 +304,12 @@ def test_export_trained_weights(tmp_path: Path, suffix: str, capsys: pytest.Capt
         actual = torch.export.load(output).module()(x).detach().numpy()
     assert np.abs(actual - expected).max() <= 1e-4
     assert main(["export", str(spec), "-o", str(tmp_path / "model.tflite")]) == 2
+
+
+def test_optimize_leaves_the_callers_model_alone(tmp_path: Path) -> None:
+    model = resdsl.compile(_tiny(tmp_path)).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fast = resdsl.optimize(model)
+    assert model.training and fast is not model
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert "bn1" in dict(model.named_modules())  # not folded away in the caller's model
