@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from resdsl.backends.torch_tools import Loaded
     from resdsl.ir.ops import Shape
+    from resdsl.passes.stats import Stats
 
 
 def compile(source: str | Path, *, zero_init_residual: bool = False, input_shape: Shape | None = None,  # noqa: A001
@@ -52,5 +53,13 @@ def optimize(model: torch.nn.Module) -> torch.nn.Module:
     return optimize_for_inference(model)
 
 
-__all__ = ["Network", "ResdslError", "Span", "check", "compile", "freeze", "load", "load_weights", "optimize"]
+def __getattr__(name: str) -> Any:
+    if name == "Stats":  # on first use: resdsl check needs none of the counting passes
+        from resdsl.passes.stats import Stats
+
+        return Stats
+    raise AttributeError(f"module 'resdsl' has no attribute {name!r}")
+
+
+__all__ = ["Network", "ResdslError", "Span", "Stats", "check", "compile", "freeze", "load", "load_weights", "optimize"]
 __version__ = "0.1.0"

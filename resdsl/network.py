@@ -24,6 +24,7 @@ from resdsl.passes.shapes import infer_shapes
 if TYPE_CHECKING:
     import torch
 
+    from resdsl.backends.diagram import Diagram
     from resdsl.passes.stats import Stats
 
 
@@ -109,12 +110,17 @@ class Network:
 
         return to_dot(self.graph, collapse, direction, shapes)
 
-    def _repr_svg_(self) -> str | None:
-        """Jupyter shows a Network as its diagram (nothing, without Graphviz's dot program)."""
-        from resdsl.backends.graphviz import render
+    def diagram(self, collapse: str | None = None, direction: str = "TB", shapes: bool = True) -> Diagram:
+        """The diagram ``resdsl render`` draws, as an object a notebook displays (SVG) and that writes
+        files (``.save("net.png", dpi=200)``); see :class:`resdsl.backends.diagram.Diagram`."""
+        from resdsl.backends.diagram import Diagram
 
+        return Diagram(self.graph, collapse, direction, shapes)
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter shows a Network as its default diagram (as text, without Graphviz's dot program)."""
         try:
-            return render(self.graph, "svg").decode()
+            return self.diagram().to_svg()
         except ResdslError:
             return None
 

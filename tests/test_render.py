@@ -167,6 +167,9 @@ def test_without_dot_binary(tmp_path: Path, monkeypatch, capsys) -> None:
     assert list(tmp_path.iterdir()) == []  # no partial file
     assert main(["render", "examples/resnet18.res", "-o", str(tmp_path / "net.dot")]) == 0
     assert network("resnet18")._repr_svg_() is None
+    bundle = network("resnet18").diagram()._repr_mimebundle_()  # a notebook shows why, as text
+    assert list(bundle) == ["text/plain"] and "no drawing: Graphviz's 'dot' program is not installed" in \
+        bundle["text/plain"]
 
 
 def test_usage_errors(tmp_path: Path) -> None:
@@ -211,3 +214,20 @@ def test_png_dpi_bounds(tmp_path: Path, capsys) -> None:
     assert exit_.value.code == 2 and "--dpi: '0' is not a positive whole number" in capsys.readouterr().err
     with pytest.raises(resdsl.ResdslError, match=r"dpi=1\.5: the resolution is a whole number"):
         render(network("resnet18").graph, "png", dpi=1.5)
+
+
+def test_diagram_object(tmp_path: Path) -> None:
+    """``Network.diagram()``: what a notebook displays, with render's options, and files as render writes them."""
+    net = network("resnet50")
+    diagram = net.diagram(collapse="blocks", direction="LR", shapes=False)
+    assert repr(diagram) == "<Diagram of resnet50: collapse blocks, LR>"
+    assert diagram.to_dot() == net.to_dot(collapse="blocks", direction="LR", shapes=False)
+    bundle = diagram._repr_mimebundle_()
+    root = ET.fromstring(bundle["image/svg+xml"])
+    assert sum(1 for g in root.iter(f"{SVG}g") if g.get("class") == "node") == len(parsed(diagram.to_dot())[0])
+    assert png_size(diagram.save(tmp_path / "net.png", dpi=96).read_bytes())[1] < 400  # LR: wide and low
+    assert diagram.save(tmp_path / "net.dot").read_text() == diagram.to_dot()
+    assert net.diagram()._repr_mimebundle_()["image/svg+xml"] == net._repr_svg_()
+    for bad in ({"collapse": "stage"}, {"direction": "BT"}):
+        with pytest.raises(resdsl.ResdslError, match=r"collapse='stage': one of|direction='BT': 'TB'"):
+            net.diagram(**bad)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from html import escape
 
-from resdsl.ir.ops import format_shape
+from resdsl.ir.ops import Shape, format_shape
 from resdsl.passes.stats import Stats
 
 HUGE = 10**18  # integers from here on print as 1.36e+331, even with --exact (--json keeps every digit)
@@ -69,39 +70,88 @@ def _field(field: int | tuple[int, int]) -> str:
     return str(field) if isinstance(field, int) else "x".join(map(str, field))
 
 
+_STATS_HEADER = ("params", "buffers", "MACs", "FLOPs", "output", "activations")
+
+
+def _outputs(stats: Stats) -> str:
+    return format_shape(stats.output_shape) if len(stats.outputs) == 1 else \
+        ", ".join(f"{name} {format_shape(shape)}" for name, shape in stats.outputs.items())
+
+
+def _heading(stats: Stats) -> str:
+    return f"{stats.name}: {format_shape(stats.input_shape)} → {_outputs(stats)}, batch {stats.batch}"
+
+
+def _summary(stats: Stats, exact: bool) -> list[tuple[str, str]]:
+    """The lines under the table, as (label, text)."""
+    h = lambda v: human(v, exact)
+    hb = lambda v: human_bytes(v, exact)
+    memory = stats.memory
+    by_op = ", ".join(f"{family} {h(value)}" for family, value in stats.macs_by_op.items() if value)
+    return [
+        ("MACs by op", f"{by_op}  (conv + linear = {h(stats.macs_by_op['conv'] + stats.macs_by_op['linear'])})"),
+        ("depth", f"{stats.depth} weighted layers on the longest path ({stats.weighted_layers} conv/linear "
+                  f"layers in all)"),
+        ("residual units", f"{stats.residual_units}; {human(stats.paths, exact=True)} input→output paths, "
+                           f"{stats.shortest_path} to {stats.longest_path} weighted layers long"),
+        ("receptive field", f"{_field(stats.receptive_field)} px" if len(stats.outputs) == 1 else
+         ", ".join(f"{name} {_field(field)} px" for name, field in stats.receptive_fields.items())),
+        ("inference peak", f"{hb(memory['inference_peak_bytes']['fp32'])} fp32, "
+                           f"{hb(memory['inference_peak_bytes']['bf16'])} bf16 (live activations)"),
+        ("training memory", f"{hb(memory['training_bytes']['fp32'])} fp32, "
+                            f"{hb(memory['training_bytes']['bf16'])} bf16 (activations kept for backward)"),
+    ]
+
+
 def stats_table(stats: Stats, by: str = "stage", exact: bool = False) -> str:
+    """What ``resdsl stats`` prints (see :meth:`Stats.table <resdsl.passes.stats.Stats.table>`)."""
     h = lambda v: human(v, exact)
     rows = [[row.name, h(row.params), h(row.buffers), h(row.macs), h(row.flops), format_shape(row.output_shape),
              h(row.activations)] for row in stats.rows(by)]
     rows.append(["total", h(stats.params), h(stats.buffers), h(stats.macs), h(stats.flops),
                  format_shape(stats.output_shape), h(stats.activations)])
-    table = render([by, "params", "buffers", "MACs", "FLOPs", "output", "activations"], rows, "<>>>>>>")
+    table = render([by, *_STATS_HEADER], rows, "<>>>>>>")
     table_lines = table.splitlines()
     table_lines.insert(len(table_lines) - 1, table_lines[1])  # a rule above the total
-    by_op = ", ".join(f"{family} {h(value)}" for family, value in stats.macs_by_op.items() if value)
-    memory = stats.memory
-    hb = lambda v: human_bytes(v, exact)
-    outputs = format_shape(stats.output_shape) if len(stats.outputs) == 1 else \
-        ", ".join(f"{name} {format_shape(shape)}" for name, shape in stats.outputs.items())
-    summary = [
-        f"{stats.name}: {format_shape(stats.input_shape)} → {outputs}, batch {stats.batch}",
-        "",
-        *table_lines,
-        "",
-        f"MACs by op          {by_op}  (conv + linear = {h(stats.macs_by_op['conv'] + stats.macs_by_op['linear'])})",
-        f"depth               {stats.depth} weighted layers on the longest path ({stats.weighted_layers} conv/linear "
-        f"layers in all)",
-        f"residual units      {stats.residual_units}; {human(stats.paths, exact=True)} input→output paths, "
-        f"{stats.shortest_path} to {stats.longest_path} weighted layers long",
-        f"receptive field     {_field(stats.receptive_field)} px" if len(stats.outputs) == 1 else
-        "receptive field     " + ", ".join(f"{name} {_field(field)} px"
-                                           for name, field in stats.receptive_fields.items()),
-        f"inference peak      {hb(memory['inference_peak_bytes']['fp32'])} fp32, "
-        f"{hb(memory['inference_peak_bytes']['bf16'])} bf16 (live activations)",
-        f"training memory     {hb(memory['training_bytes']['fp32'])} fp32, "
-        f"{hb(memory['training_bytes']['bf16'])} bf16 (activations kept for backward)",
-    ]
+    summary = [_heading(stats), "", *table_lines, ""]
+    summary.extend(f"{label:<20}{text}" for label, text in _summary(stats, exact))
     return "\n".join(summary)
+
+
+def stats_html(stats: Stats, by: str = "stage", exact: bool = False) -> str:
+    """The same as :func:`stats_table`, as an HTML fragment (what a notebook shows). Every text is
+    escaped, names from the spec included; a rounded figure carries its exact value as a tooltip."""
+    right = 'style="text-align: right"'
+
+    def figure(value: int, tag: str = "td") -> str:
+        shown = human(value, exact)
+        exact_title = "" if exact or shown == f"{value:,}" else f' title="{value:,}"'
+        return f"<{tag} {right}{exact_title}>{escape(shown)}</{tag}>"
+
+    def row(name: str, figures: Sequence[int], shape: Shape, tag: str = "td", extra: str = "") -> str:
+        cells = [f'<{tag} style="text-align: left">{escape(name)}</{tag}>',
+                 *(figure(value, tag) for value in figures[:4]),
+                 f"<{tag} {right}>{escape(format_shape(shape))}</{tag}>", figure(figures[4], tag)]
+        return f"<tr{extra}>{''.join(cells)}</tr>"
+
+    header = "".join(f'<th style="text-align: {"left" if i == 0 else "right"}">{escape(label)}</th>'
+                     for i, label in enumerate((by, *_STATS_HEADER)))
+    body = [row(r.name, (r.params, r.buffers, r.macs, r.flops, r.activations), r.output_shape)
+            for r in stats.rows(by)]
+    body.append(row("total", (stats.params, stats.buffers, stats.macs, stats.flops, stats.activations),
+                    stats.output_shape, "th", ' style="border-top: 1px solid"'))
+    summary = "".join(f'<tr><th style="text-align: left">{escape(label)}</th>'
+                      f'<td style="text-align: left">{escape(text)}</td></tr>'
+                      for label, text in _summary(stats, exact))
+    return "\n".join([
+        '<div class="resdsl-stats">',
+        f"<p><b>{escape(stats.name)}</b>{escape(_heading(stats)[len(stats.name):])}</p>",
+        f"<table>\n<thead><tr>{header}</tr></thead>\n<tbody>",
+        *body,
+        "</tbody>\n</table>",
+        f"<table>{summary}</table>",
+        "</div>",
+    ])
 
 
 _COMPARED = (

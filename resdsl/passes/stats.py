@@ -26,15 +26,17 @@ from typing import Any
 
 import networkx as nx
 
+from resdsl.errors import UsageError
 from resdsl.frozen import frozen
 from resdsl.ir.graph import Topology, outer_block
-from resdsl.ir.ops import MAC_FAMILIES, Input, Shape
+from resdsl.ir.ops import MAC_FAMILIES, Input, Shape, format_shape
 from resdsl.ir.ops.base import square
 from resdsl.passes.counting import count
 from resdsl.passes.memory import inference_peak, training_saved
 from resdsl.passes.paths import path_summary, receptive_field
 
 DTYPE_BYTES = {"fp32": 4, "bf16": 2}
+BY = ("stage", "block", "layer")  # the kinds of rows
 
 
 @frozen
@@ -52,6 +54,10 @@ class Row:
 
 @frozen
 class Stats:
+    """Whole-network figures and their rows (the conventions are the module's). A notebook shows it as
+    a table (:meth:`to_html`), ``print`` as ``resdsl stats`` does (:meth:`table`), ``repr`` in one line;
+    :meth:`to_dict` is ``resdsl stats --json``."""
+
     name: str
     input_shape: Shape
     output_shape: Shape
@@ -77,7 +83,62 @@ class Stats:
     layers: list[Row] = field(default_factory=list)
 
     def rows(self, by: str) -> list[Row]:
+        """The rows of one kind: ``"stage"``, ``"block"`` or ``"layer"``."""
+        if by not in BY:
+            raise UsageError(f"by={by!r}: rows go by one of {', '.join(BY)}")
         return {"stage": self.stages, "block": self.blocks, "layer": self.layers}[by]
+
+    def table(self, by: str = "stage", exact: bool = False) -> str:
+        """The table ``resdsl stats`` prints: a row per stage, block or layer, the totals, and the
+        summary lines; ``exact`` writes every figure in full (``25,557,032``, not ``25.56M``).
+        ``print(stats)`` prints it too.
+
+        >>> import resdsl
+        >>> net = resdsl.load("network tiny { input 3x32x32  stage body { conv(16) bn relu } "
+        ...                   "stage head { avgpool(global) flatten fc: linear(10) } }")
+        >>> print(net.stats(batch=8).table())
+        tiny: 3x32x32 → 10, batch 8
+        <BLANKLINE>
+        stage  params  buffers     MACs    FLOPs    output  activations
+        -----  ------  -------  -------  -------  --------  -----------
+        body      464       32    3.80M    7.60M  16x32x32      393.22K
+        head      170        0  132.35K  264.70K        10          336
+        -----  ------  -------  -------  -------  --------  -----------
+        total     634       32    3.93M    7.87M        10      393.55K
+        <BLANKLINE>
+        MACs by op          conv 3.54M, linear 1.28K, norm 262.14K, pool 131.07K  (conv + linear = 3.54M)
+        depth               2 weighted layers on the longest path (2 conv/linear layers in all)
+        residual units      0; 1 input→output paths, 2 to 2 weighted layers long
+        receptive field     3 px
+        inference peak      1.0 MiB fp32, 512.0 KiB bf16 (live activations)
+        training memory     1.1 MiB fp32, 560.2 KiB bf16 (activations kept for backward)
+        """
+        from resdsl.backends.table import stats_table
+
+        self.rows(by)  # a clear error for an unknown kind of row
+        return stats_table(self, by, exact)
+
+    def to_html(self, by: str = "stage", exact: bool = False) -> str:
+        """:meth:`table` as an HTML fragment, every text escaped; a rounded figure has its exact value
+        as a tooltip. A notebook shows a ``Stats`` this way."""
+        from resdsl.backends.table import stats_html
+
+        self.rows(by)
+        return stats_html(self, by, exact)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def __repr__(self) -> str:
+        """One line: ``Stats(resnet50: 25.56M params, 4.11G MACs, 3x224x224 → 1000, batch 1)``."""
+        from resdsl.backends.table import human
+
+        outputs = format_shape(self.output_shape) if len(self.outputs) == 1 else f"{len(self.outputs)} outputs"
+        return (f"Stats({self.name}: {human(self.params)} params, {human(self.macs)} MACs, "
+                f"{format_shape(self.input_shape)} → {outputs}, batch {self.batch})")
 
     def to_dict(self) -> dict[str, Any]:
         """The ``resdsl stats --json`` object (keys documented in the README)."""
