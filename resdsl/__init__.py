@@ -1,8 +1,8 @@
 """resdsl: residual networks written as specs — checked, counted, drawn and compiled.
 
 >>> import resdsl
->>> net = resdsl.load("examples/resnet50.res")            # doctest: +SKIP
->>> net.stats().params                                    # doctest: +SKIP
+>>> net = resdsl.load("resnet50")           # a zoo network by name (resdsl list), a .res file, or spec text
+>>> net.stats().params
 25557032
 """
 
@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 def compile(source: str | Path, *, zero_init_residual: bool = False, input_shape: Shape | None = None,  # noqa: A001
             **overrides: Any) -> torch.fx.GraphModule:
-    """Load a spec and build its PyTorch module (see :meth:`Network.to_module`)."""
+    """Load a spec (a zoo network's name such as ``"resnet50"``, a path, or text) and build its PyTorch
+    module (see :meth:`Network.to_module`); keywords override network parameters (``classes=10``).
+    Without torch installed, raises :class:`ImportError` saying ``pip install 'resdsl[torch]'``."""
     return load(source, input_shape=input_shape, **overrides).to_module(zero_init_residual)
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
+from resdsl import zoo
 from resdsl.errors import ResdslError, UsageError
 from resdsl.frontend import ast
 from resdsl.frontend.loader import Loader
@@ -92,9 +93,11 @@ class Network:
         """A trainable PyTorch module (imports torch): submodule paths are the IR node names.
 
         ``zero_init_residual`` zeroes the last batch norm of each residual branch (Goyal et al. 2017).
+        Without torch installed, raises :class:`ImportError` saying ``pip install 'resdsl[torch]'``.
         """
-        from resdsl.backends.torch_module import build_module
+        from resdsl.backends.torch_module import build_module, require_torch
 
+        require_torch()  # an ImportError that says what to install, rather than torch's own
         return build_module(self.graph, zero_init_residual)
 
     def to_dot(self, collapse: str | None = None, direction: str = "TB", shapes: bool = True) -> str:
@@ -159,7 +162,7 @@ def _looks_like_text(source: str) -> bool:
 def _read(loader: Loader, source: str | Path) -> tuple[ast.SourceFile, Namespace]:
     """Parse a spec and its imports: its syntax tree and the blocks visible at its top level."""
     if isinstance(source, Path) or not _looks_like_text(source):
-        path = Path(source)
+        path = source if isinstance(source, Path) else zoo.resolve(source)  # a file, else a zoo network's name
         parsed = loader.parse_text(loader.read(path), str(path))
         directory = path.resolve().parent
     else:
@@ -171,8 +174,8 @@ def _read(loader: Loader, source: str | Path) -> tuple[ast.SourceFile, Namespace
 
 def load(source: str | Path, *, input_shape: Shape | None = None, max_nodes: int = MAX_NODES,
          **overrides: Any) -> Network:
-    """Parse, lower and shape-check a spec given as a path or as text; keyword arguments override
-    network parameters.
+    """Parse, lower and shape-check a spec given as a path, a zoo network's name (``"resnet50"``; see
+    :mod:`resdsl.zoo`) or text; keyword arguments override network parameters.
 
     >>> net = load("network tiny(classes: 10) { input 3x32x32  conv(16) bn relu "
     ...            "avgpool(global) flatten linear(classes) }", classes=5)

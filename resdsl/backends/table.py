@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from resdsl.ir.ops import format_shape
 from resdsl.passes.stats import Stats
+
+if TYPE_CHECKING:
+    from resdsl.zoo import Entry
 
 HUGE = 10**18  # integers from here on print as 1.36e+331, even with --exact (--json keeps every digit)
 
@@ -139,3 +143,10 @@ def compare_table(all_stats: Sequence[Stats], exact: bool = False) -> str:
         ratios = [ratio(v, values[0]) for v in values[1:]]
         rows.append([label, *(fmt(v) for v in values), *ratios])
     return render(header, rows, "<" + ">" * (len(header) - 1))
+
+
+def zoo_table(entries: Sequence[Entry], exact: bool = False) -> str:
+    """``resdsl list``: each zoo network's name, parameters, MACs and input, and the source it follows."""
+    rows = [[e.name, human(e.params, exact), human(e.macs, exact), format_shape(e.input_shape), e.source]
+            for e in entries]
+    return render(["name", "params", "MACs", "input", "source"], rows, "<>><<")

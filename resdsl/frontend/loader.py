@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from resdsl import zoo
 from resdsl.errors import ResdslError, Span, UsageError, did_you_mean
 from resdsl.frontend import ast
 from resdsl.frontend.namespace import Namespace
@@ -50,7 +51,7 @@ class Loader:
             with path.open("rb") as file:
                 data = file.read(MAX_SOURCE_BYTES + 1)
         except FileNotFoundError:
-            raise unreadable(f"no such file: {path}", span) from None
+            raise unreadable(f"no such file: {path}", span, None if span else zoo.missing_file_hint(str(path))) from None
         except OSError as error:  # a name too long, a folder that may not be read
             raise unreadable(f"cannot read {path}: {error.strerror or error}", span) from None
         if len(data) > MAX_SOURCE_BYTES:
