@@ -1,5 +1,5 @@
 """The ``resdsl`` command. Only this module formats errors and chooses exit codes:
-0 success, 1 a fault in a spec, 2 a usage error."""
+0 success, 1 a fault in a spec, 2 a usage error (or PyTorch missing where ``compile`` needs it)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ import contextlib
 import gc
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from resdsl.errors import ResdslError, UsageError, format_diagnostic, format_report, printable
 from resdsl.limits import MAX_NODES, NUMBER_LIMIT
 
 if TYPE_CHECKING:
     from resdsl.network import Network
+
+T = TypeVar("T")
 
 CONVENTIONS = """\
 conventions:
@@ -65,25 +67,55 @@ def _setting(text: str) -> tuple[str, Any]:
 
 
 def _spec_options(parser: argparse.ArgumentParser) -> None:
+    """The options of every command that reads specs."""
+    parser.add_argument("--input", type=_shape, metavar="CxHxW",
+                        help="input shape, e.g. 3x160x160 (default: the spec's own 'input')")
     parser.add_argument("--set", dest="overrides", metavar="KEY=VALUE", type=_setting, action="append", default=[],
                         help="override a network parameter (repeatable), e.g. --set classes=10")
     parser.add_argument("--max-nodes", type=_positive, default=MAX_NODES, metavar="N",
                         help=f"refuse specs that expand past N nodes (default {MAX_NODES:,})")
 
 
+SPEC_HELP = "a .res file, or the name of a network of the model zoo (resdsl list)"
+
+
+class _Version(argparse.Action):
+    """``--version``: looked up only when asked for (importlib.metadata costs every other command's start)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> NoReturn:
+        print(f"resdsl {version()}")
+        parser.exit()
+
+
+def version() -> str:
+    """The installed distribution's version, else (a checkout that is not installed) the package's."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("resdsl")
+    except metadata.PackageNotFoundError:
+        from resdsl import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="resdsl", description="Residual networks as text specs.")
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    parser.add_argument("--version", action=_Version, help="print resdsl's version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = commands.add_parser("check", help="parse and validate specs")
-    check.add_argument("specs", nargs="+", metavar="SPEC")
+    check.add_argument("specs", nargs="+", metavar="SPEC", help=SPEC_HELP + "; several are checked one by one")
     _spec_options(check)
 
     stats = commands.add_parser("stats", help="parameters, MACs, FLOPs, memory, depth",
                                 epilog=CONVENTIONS, formatter_class=argparse.RawDescriptionHelpFormatter)
-    stats.add_argument("spec", metavar="SPEC")
-    stats.add_argument("--input", type=_shape, metavar="CxHxW", help="input shape (default: the spec's)")
+    stats.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     stats.add_argument("--batch", type=_positive, default=1, metavar="N", help="batch size (default 1)")
     stats.add_argument("--by", choices=("stage", "block", "layer"), default="stage", help="rows (default stage)")
     stats.add_argument("--json", action="store_true", help="one JSON object instead of a table")
@@ -91,16 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
     _spec_options(stats)
 
     compare = commands.add_parser("compare", help="figures of several specs side by side",
+                                  description="The figures of two or more specs side by side, each after the "
+                                              "first with its ratio to the first. --input, --set and --batch "
+                                              "apply to every spec.",
                                   epilog=CONVENTIONS, formatter_class=argparse.RawDescriptionHelpFormatter)
-    compare.add_argument("specs", nargs="+", metavar="SPEC")
-    compare.add_argument("--input", type=_shape, metavar="CxHxW")
-    compare.add_argument("--batch", type=_positive, default=1, metavar="N")
-    compare.add_argument("--exact", action="store_true")
-    compare.add_argument("--json", action="store_true")
+    compare.add_argument("specs", nargs="+", metavar="SPEC", help=SPEC_HELP + "; at least two")
+    compare.add_argument("--batch", type=_positive, default=1, metavar="N", help="batch size (default 1)")
+    compare.add_argument("--exact", action="store_true", help="full integers instead of 25.56M")
+    compare.add_argument("--json", action="store_true", help="a JSON list of each spec's stats object")
     _spec_options(compare)
 
     render = commands.add_parser("render", help="draw the network with Graphviz")
-    render.add_argument("spec", metavar="SPEC")
+    render.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     render.add_argument("-o", "--output", required=True, metavar="FILE",
                         help="out.svg, out.png, out.pdf or out.dot (the format follows the extension)")
     render.add_argument("--format", choices=("svg", "png", "pdf", "dot"), help="override the extension")
@@ -109,25 +143,86 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: every layer up to 200 nodes, else blocks)")
     render.add_argument("--direction", choices=("TB", "LR"), default="TB", help="top to bottom or left to right")
     render.add_argument("--no-shapes", action="store_true", help="leave tensor shapes off the edges")
-    render.add_argument("--input", type=_shape, metavar="CxHxW")
     _spec_options(render)
 
     compile_ = commands.add_parser("compile", help="build the PyTorch module (imports torch)",
                                    description="Without -o: build the module on the meta device (no memory "
                                                "used) and summarize it. With -o FILE.py: write a standalone "
                                                "PyTorch source file.")
-    compile_.add_argument("spec", metavar="SPEC")
+    compile_.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     compile_.add_argument("-o", "--output", metavar="FILE.py", help="write standalone PyTorch source here")
     _spec_options(compile_)
+
+    zoo = commands.add_parser("list", help="the model zoo: networks to give by name",
+                              description="The networks of the model zoo, which every command takes by name "
+                                          "(resdsl stats resnet50), with their parameters and MACs at their "
+                                          "own input and the source each follows.")
+    zoo.add_argument("--json", action="store_true", help="a JSON list instead of a table")
+    zoo.add_argument("--exact", action="store_true", help="full integers instead of 25.56M")
     return parser
 
 
-def _load(path: str, args: argparse.Namespace) -> Network:
+def _load(spec: str, args: argparse.Namespace) -> Network:
+    """The network a spec argument (a file or a zoo name) describes, built with the flags."""
+    from resdsl import zoo
     from resdsl.network import load
 
-    network = load(Path(path), max_nodes=args.max_nodes, **dict(args.overrides))
+    path = zoo.resolve(spec)
+    network = _with_flags(args, lambda input_shape, overrides: load(path, input_shape=input_shape,
+                                                                     max_nodes=args.max_nodes, **overrides))
     _warn(network)
     return network
+
+
+def _with_flags(args: argparse.Namespace, build: Callable[[Any, dict[str, Any]], T]) -> T:
+    """``build(input_shape, overrides)`` with ``--input`` and ``--set``. A value the network cannot take
+    is a usage error that names its flag; a fault in the spec that only the flags bring out is reported
+    in the spec, with a note (``args.note``) naming the flags."""
+    from resdsl.lower.network import OverrideError
+
+    overrides = dict(args.overrides)
+    try:
+        return build(args.input, overrides)
+    except OverrideError as error:
+        flag = f"--input {_shape_text(args.input)}" if error.key is None else \
+            f"--set {error.key}={_value_text(overrides.get(error.key))}"
+        raise UsageError(f"{flag}: {error.message}", None, error.hint) from None
+    except UsageError:
+        raise
+    except ResdslError:
+        args.note = _blame(args, build, overrides)
+        raise
+
+
+def _blame(args: argparse.Namespace, build: Callable[[Any, dict[str, Any]], Any], overrides: dict[str, Any]) -> str | None:
+    """Which flags turn a spec that builds into one that does not (each try builds the spec again, only
+    after a failure); None when the spec fails without them too."""
+    given = f"--input {_shape_text(args.input)}" if args.input is not None else ""
+    sets = " ".join(f"--set {key}={_value_text(value)}" for key, value in overrides.items())
+    tries = []  # (input shape, overrides, the flags left out, what the spec builds with instead)
+    if args.input is not None:
+        tries.append((None, overrides, given, "at its own input, {own}"))
+    if overrides:
+        tries.append((args.input, {}, sets, "with its own defaults"))
+    if args.input is not None and overrides:
+        tries.append((None, {}, f"{given} {sets}", "at its own input, {own}, and with its own defaults"))
+    for input_shape, settings, flags, instead in tries:
+        try:
+            built = build(input_shape, settings)
+        except ResdslError:
+            continue
+        own = getattr(built, "input_shape", None)
+        return f"this comes from {flags}: the spec builds {instead.format(own=_shape_text(own or ()))}"
+    return None
+
+
+def _shape_text(shape: Sequence[int]) -> str:
+    return "x".join(map(str, shape))
+
+
+def _value_text(value: Any) -> str:
+    """A ``--set`` value as it was written (``true``, ``1.5``, ``pad``)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _warn(network: Network) -> None:
@@ -138,11 +233,15 @@ def _warn(network: Network) -> None:
 
 def _check(args: argparse.Namespace) -> int:
     """Every file is checked, whatever happens to the others; the exit code is the worst outcome."""
-    for path in args.specs:
-        try:
-            from resdsl.network import check
+    from resdsl import zoo
+    from resdsl.network import check
 
-            network = check(Path(path), max_nodes=args.max_nodes, **dict(args.overrides))
+    for path in args.specs:
+        args.note = None
+        try:
+            spec = zoo.resolve(path)
+            network = _with_flags(args, lambda input_shape, overrides: check(
+                spec, input_shape=input_shape, max_nodes=args.max_nodes, **overrides))
         except UsageError as error:
             args.outcome = max(args.outcome, 2)
             _usage(args, error)
@@ -151,7 +250,7 @@ def _check(args: argparse.Namespace) -> int:
             if args.debug:
                 raise
             args.outcome = max(args.outcome, 1)
-            _report(error)
+            _report(error, args.note)
             continue
         if isinstance(network, tuple):
             print(f"{path}: library ok: {len(network)} block{'s' if len(network) != 1 else ''} "
@@ -184,7 +283,7 @@ def _json(value: object) -> str:
 def _stats(args: argparse.Namespace) -> int:
     from resdsl.backends.table import stats_table
 
-    stats = _load(args.spec, args).stats(args.input, args.batch)
+    stats = _load(args.spec, args).stats(None, args.batch)
     print(_json(stats.to_dict()) if args.json else stats_table(stats, args.by, args.exact))
     return 0
 
@@ -194,7 +293,7 @@ def _compare(args: argparse.Namespace) -> int:
 
     if len(args.specs) < 2:
         raise UsageError("compare needs at least two specs")
-    all_stats = [_load(path, args).stats(args.input, args.batch) for path in args.specs]
+    all_stats = [_load(path, args).stats(None, args.batch) for path in args.specs]
     if args.json:
         print(_json([s.to_dict() for s in all_stats]))
     else:
@@ -211,7 +310,7 @@ def _render(args: argparse.Namespace) -> int:
     if fmt not in FORMATS:
         raise UsageError(f"-o {output}: cannot tell the format; use .svg, .png, .pdf or .dot (or --format)")
     check_writable(output)
-    network = _load(args.spec, args).with_input(args.input)
+    network = _load(args.spec, args)
     data = render(network.graph, fmt, collapse=args.collapse, direction=args.direction, shapes=not args.no_shapes)
     write_file(output, data)
     print(f"wrote {printable(str(output))}")
@@ -234,6 +333,12 @@ def _compile(args: argparse.Namespace) -> int:
               f"{network.stats().params:,} parameters")
         return 0
     network = _load(args.spec, args)
+    from resdsl.backends.torch_module import require_torch
+
+    try:
+        require_torch()
+    except ImportError as error:  # not the spec's fault: the environment's, told like a usage error
+        raise UsageError(str(error)) from None
     import torch
 
     from resdsl.backends.torch_tools import summary
@@ -245,8 +350,24 @@ def _compile(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report(error: ResdslError) -> None:
+def _list(args: argparse.Namespace) -> int:
+    from resdsl import zoo
+
+    entries = zoo.catalog()
+    if args.json:
+        print(_json([entry.to_dict() for entry in entries]))
+    else:
+        from resdsl.backends.table import zoo_table
+
+        print(zoo_table(entries, args.exact))
+    return 0
+
+
+def _report(error: ResdslError, note: str | None = None) -> None:
+    """A fault in a spec, and where the flags brought it out, a note that says so."""
     print(format_report(error), file=sys.stderr)
+    if note:
+        print(printable(f"note: {note}"), file=sys.stderr)
 
 
 def _usage(args: argparse.Namespace, error: UsageError) -> None:
@@ -257,7 +378,8 @@ def _usage(args: argparse.Namespace, error: UsageError) -> None:
         print(printable(f"hint: {error.hint}"), file=sys.stderr)
 
 
-COMMANDS = {"check": _check, "stats": _stats, "compare": _compare, "render": _render, "compile": _compile}
+COMMANDS = {"check": _check, "stats": _stats, "compare": _compare, "render": _render, "compile": _compile,
+            "list": _list}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -267,6 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.outcome = 0  # the exit code so far: commands raise it before they print a failure
+    args.note = None  # what the flags had to do with a fault in a spec (see _with_flags)
     try:
         try:
             args.outcome = max(args.outcome, COMMANDS[args.command](args))
@@ -277,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.outcome = max(args.outcome, 1)
             if args.debug:
                 raise
-            _report(error)
+            _report(error, args.note)
         if sys.stdout is not None:
             sys.stdout.flush()
     except BrokenPipeError:  # the reader stopped early: what the command found still decides
