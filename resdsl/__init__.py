@@ -18,6 +18,7 @@ from resdsl.network import Network, check, load
 if TYPE_CHECKING:
     import torch
 
+    from resdsl.backends.torch_tools import Loaded
     from resdsl.ir.ops import Shape
 
 
@@ -29,9 +30,9 @@ def compile(source: str | Path, *, zero_init_residual: bool = False, input_shape
     return load(source, input_shape=input_shape, **overrides).to_module(zero_init_residual)
 
 
-def load_weights(model: torch.nn.Module, path: str | Path, ignore: str | Iterable[str] = ()) -> torch.nn.Module:
+def load_weights(model: torch.nn.Module, path: str | Path, ignore: str | Iterable[str] = ()) -> Loaded:
     """Load a ``.pth`` (weights_only) or ``.safetensors`` checkpoint strictly, skipping keys that match
-    ``ignore`` (a glob or a list of globs); see
+    ``ignore`` (a glob or a list of globs); returns a short summary of what loaded. See
     :func:`resdsl.backends.torch_tools.load_weights`."""
     from resdsl.backends.torch_tools import load_weights as load
 
@@ -46,7 +47,8 @@ def freeze(model: torch.nn.Module, *patterns: str) -> int:
 
 
 def optimize(model: torch.nn.Module) -> torch.nn.Module:
-    """Inference: batch norm folded into convs, channels_last, ``torch.compile``d."""
+    """A copy for inference: batch norm folded into convs, channels_last, ``torch.compile``d; ``model``
+    keeps its mode (train or eval) and weights."""
     from resdsl.backends.torch_tools import optimize_for_inference
 
     return optimize_for_inference(model)

@@ -74,6 +74,8 @@ def _spec_options(parser: argparse.ArgumentParser) -> None:
                         help="override a network parameter (repeatable), e.g. --set classes=10")
     parser.add_argument("--max-nodes", type=_positive, default=MAX_NODES, metavar="N",
                         help=f"refuse specs that expand past N nodes (default {MAX_NODES:,})")
+    parser.add_argument("--werror", action="store_true",
+                        help="treat warnings as errors: print them as errors, exit 1, write nothing")
 
 
 SPEC_HELP = "a .res file, or the name of a network of the model zoo (resdsl list)"
@@ -159,7 +161,76 @@ def build_parser() -> argparse.ArgumentParser:
                                           "own input and the source each follows.")
     zoo.add_argument("--json", action="store_true", help="a JSON list instead of a table")
     zoo.add_argument("--exact", action="store_true", help="full integers instead of 25.56M")
+    _train_parsers(commands)
     return parser
+
+
+def _train_parsers(commands: Any) -> None:
+    """``train`` and ``plot``: argparse only here; torch is imported when they run."""
+    train = commands.add_parser(
+        "train", help="train a spec on a dataset read from disk (imports torch)",
+        description="Train SPEC on DATA into RUN_DIR: checkpoints last/ and best/ (safetensors weights + the "
+                    "optimizer, schedule and RNG states), metrics.jsonl and metrics.csv, TensorBoard scalars when "
+                    "tensorboard is installed. Options left out take the dataset's defaults (the papers'). Under "
+                    "torchrun (or with --nproc N) the run is DistributedDataParallel, --batch-size being the "
+                    "global batch.", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    train.add_argument("spec", nargs="?", metavar="SPEC", help="the network (not needed with --resume)")
+    train.add_argument("--data", metavar="DATA",
+                       help="digits, synthetic, a cifar-10-batches-py / cifar-100-python folder, or an ImageFolder")
+    train.add_argument("--out", metavar="RUN_DIR", help="a new (or empty) run directory")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint")
+    train.add_argument("--epochs", type=_positive, metavar="N")
+    train.add_argument("--batch-size", type=_positive, metavar="N", help="the global batch")
+    train.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
+    train.add_argument("--lr", type=float, metavar="LR", help="peak learning rate")
+    train.add_argument("--momentum", type=float, default=0.9)
+    train.add_argument("--nesterov", action="store_true", help="Nesterov momentum (SGD)")
+    train.add_argument("--weight-decay", type=float, metavar="WD", help="on weights only, never biases or norms")
+    train.add_argument("--schedule", choices=("cosine", "step", "constant"))
+    train.add_argument("--milestones", type=_milestones, metavar="E1,E2", help="epochs where step multiplies by gamma")
+    train.add_argument("--gamma", type=float, default=0.1)
+    train.add_argument("--warmup-epochs", type=float, default=0.0, metavar="E", help="linear warmup")
+    train.add_argument("--label-smoothing", type=float, default=0.0, metavar="S")
+    train.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
+    train.add_argument("--channels-last", action="store_true")
+    train.add_argument("--compile", action="store_true", help="torch.compile the model")
+    train.add_argument("--workers", type=int, default=0, metavar="N", help="data loading processes")
+    train.add_argument("--device", default="auto", help="auto, cpu, cuda")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--init-from", metavar="CKPT", help="start from these weights (.pth read weights_only, or "
+                                                           ".safetensors); DDP's module. prefix is stripped")
+    train.add_argument("--ignore", action="append", default=[], metavar="GLOB", help="checkpoint keys to skip")
+    train.add_argument("--rename", action="append", default=[], metavar="FROM=TO",
+                       help="rename checkpoint keys (a regular expression)")
+    train.add_argument("--freeze", action="append", default=[], metavar="PATTERN",
+                       help="a stage, module path or glob; frozen batch norms keep their running statistics")
+    train.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across processes")
+    train.add_argument("--checkpoint-every", type=int, default=0, metavar="STEPS",
+                       help="also checkpoint within epochs")
+    train.add_argument("--synthetic-size", type=_positive, default=1024, metavar="N")
+    train.add_argument("--nproc", type=_positive, metavar="N", help="launch N processes with torchrun")
+    train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                       help="a progress bar (default: when stdout is a terminal)")
+    _spec_options(train)
+
+    export = commands.add_parser("export", help="the network (with trained weights) as ONNX or torch.export (.pt2)")
+    export.add_argument("spec", metavar="SPEC")
+    export.add_argument("-o", "--output", required=True, metavar="FILE", help="model.onnx or model.pt2")
+    export.add_argument("--weights", metavar="W", help="a .safetensors or .pth state_dict (e.g. RUN_DIR/best/"
+                                                      "model.safetensors)")
+    _spec_options(export)
+
+    plot = commands.add_parser("plot", help="loss and accuracy curves of a training run (needs matplotlib)")
+    plot.add_argument("run_dir", metavar="RUN_DIR")
+    plot.add_argument("-o", "--output", required=True, metavar="FILE", help="curves.png, .svg or .pdf")
+    plot.add_argument("--dpi", type=_positive, default=120)
+
+
+def _milestones(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not epochs like 82,123") from None
 
 
 def _load(spec: str, args: argparse.Namespace) -> Network:
@@ -169,7 +240,8 @@ def _load(spec: str, args: argparse.Namespace) -> Network:
 
     path = zoo.resolve(spec)
     network = _with_flags(args, lambda input_shape, overrides: load(path, input_shape=input_shape,
-                                                                     max_nodes=args.max_nodes, **overrides))
+                                                                     max_nodes=args.max_nodes, werror=args.werror,
+                                                                     **overrides))
     _warn(network)
     return network
 
@@ -226,7 +298,8 @@ def _value_text(value: Any) -> str:
 
 
 def _warn(network: Network) -> None:
-    """A network's warnings on stderr, as diagnostics: they never change the exit code."""
+    """A network's warnings on stderr, as diagnostics: they never change the exit code (``--werror``
+    makes loading raise them as errors instead)."""
     for warning in network.warnings:
         print(format_diagnostic(warning, network.sources, "warning"), file=sys.stderr)
 
@@ -241,7 +314,7 @@ def _check(args: argparse.Namespace) -> int:
         try:
             spec = zoo.resolve(path)
             network = _with_flags(args, lambda input_shape, overrides: check(
-                spec, input_shape=input_shape, max_nodes=args.max_nodes, **overrides))
+                spec, input_shape=input_shape, max_nodes=args.max_nodes, werror=args.werror, **overrides))
         except UsageError as error:
             args.outcome = max(args.outcome, 2)
             _usage(args, error)
@@ -350,6 +423,70 @@ def _compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    if args.nproc:
+        return _launch(args)
+    if args.resume and (args.out or args.data or args.spec):
+        raise UsageError("--resume RUN_DIR continues a run with the spec, data and options it was started with",
+                         hint="give only --resume (and --epochs to train longer)")
+    if not args.resume and not (args.spec and args.data and args.out):
+        raise UsageError("train needs SPEC, --data and --out (or --resume RUN_DIR)",
+                         hint="resdsl train examples/digits_resnet.res --data digits --out runs/digits")
+    import torch
+
+    from resdsl.training import Options, train
+
+    if os.environ.get("OMP_NUM_THREADS") is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ["WORLD_SIZE"])))
+    options = Options(
+        epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
+        nesterov=args.nesterov, weight_decay=args.weight_decay, schedule=args.schedule, milestones=args.milestones,
+        gamma=args.gamma, warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing,
+        precision=args.precision, channels_last=args.channels_last, compile=args.compile, workers=args.workers,
+        device=args.device, seed=args.seed, init_from=args.init_from, ignore=tuple(args.ignore),
+        rename=tuple(args.rename), freeze=tuple(args.freeze), sync_bn=args.sync_bn,
+        checkpoint_every=args.checkpoint_every, synthetic_size=args.synthetic_size, progress=args.progress)
+    if args.resume:
+        result = train(None, None, args.resume, options, resume=True)
+    else:
+        result = train(args.spec, args.data, args.out, options, input_shape=args.input,
+                       overrides=dict(args.overrides))
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"done: {result.epochs} epochs, held-out top-1 {result.metrics.get('val_top1', 0):.2%} "
+              f"(best {result.best_top1:.2%}); checkpoints in {printable(str(result.run_dir))}")
+    return 0
+
+
+def _launch(args: argparse.Namespace) -> int:
+    """``--nproc N``: this same command under ``torchrun --nproc-per-node N`` (without --nproc)."""
+    import subprocess
+
+    argv = list(sys.argv[1:]) if args.argv is None else list(args.argv)
+    index = next(i for i, a in enumerate(argv) if a == "--nproc" or a.startswith("--nproc="))
+    del argv[index: index + (1 if "=" in argv[index] else 2)]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(args.nproc),
+               "--standalone", "-m", "resdsl", *argv]
+    return subprocess.call(command)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from resdsl.backends.export import export
+
+    network = _load(args.spec, args)
+    difference = export(network, args.output, args.weights)
+    checker = "onnxruntime" if args.output.endswith(".onnx") else "torch.export.load"
+    print(f"wrote {printable(args.output)}: outputs within {difference:.1e} of PyTorch's (checked with {checker})")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from resdsl.training.plot import plot
+
+    written = plot(args.run_dir, args.output, args.dpi)
+    print(f"wrote {printable(str(written))}")
+    return 0
+
+
 def _list(args: argparse.Namespace) -> int:
     from resdsl import zoo
 
@@ -379,7 +516,7 @@ def _usage(args: argparse.Namespace, error: UsageError) -> None:
 
 
 COMMANDS = {"check": _check, "stats": _stats, "compare": _compare, "render": _render, "compile": _compile,
-            "list": _list}
+            "train": _train, "plot": _plot, "export": _export, "list": _list}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -388,6 +525,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _tolerate_encodings()
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = None if argv is None else list(argv)
     args.outcome = 0  # the exit code so far: commands raise it before they print a failure
     args.note = None  # what the flags had to do with a fault in a spec (see _with_flags)
     try:

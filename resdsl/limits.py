@@ -38,6 +38,10 @@ MAX_NESTING = 64
 MAX_ERRORS = 100
 MAX_ERRORS_SHOWN = 20
 
+#: Notes printed for the chain of block instances a fault lies in: the outermost and innermost
+#: halves, with a count of those left out between them (a chain can be MAX_NESTING long).
+MAX_EXPANSION_SHOWN = 8
+
 #: Characters of a source line echoed under a diagnostic (a window around the fault).
 MAX_ECHO_WIDTH = 100
 

@@ -64,8 +64,10 @@ class Network:
 
     @property
     def warnings(self) -> list[ResdslError]:
-        """What the spec says that is legal but likely not meant (``shortcut: avgdown`` on a unit whose
-        shape does not change), each with its place and a hint."""
+        """What the spec says that is legal but likely not meant, each with its place in the user's
+        files and a hint, by position: a projection shortcut written on a unit whose shape does not
+        change, a named value nothing uses, a stride larger than its kernel (see
+        :mod:`resdsl.lower.warnings`). ``load(..., werror=True)`` raises them as errors."""
         return self.graph.graph.get("warnings", [])
 
     @property
@@ -76,7 +78,11 @@ class Network:
         """The same spec lowered for another input shape (shortcut decisions may change with it)."""
         if input_shape is None or (isinstance(input_shape, (tuple, list)) and tuple(input_shape) == self.input_shape):
             return self
-        graph = _build(self._definition, self._namespace, self._overrides, input_shape, self._max_nodes)
+        try:
+            graph = _build(self._definition, self._namespace, self._overrides, input_shape, self._max_nodes)
+        except ResdslError as error:  # quoted as when the spec was loaded
+            error.sources = self.sources
+            raise
         return Network(graph, self._definition, self._namespace, self._overrides, self.sources, self._max_nodes)
 
     def stats(self, input_shape: Shape | None = None, batch: int = 1) -> Stats:
@@ -173,9 +179,10 @@ def _read(loader: Loader, source: str | Path) -> tuple[ast.SourceFile, Namespace
 
 
 def load(source: str | Path, *, input_shape: Shape | None = None, max_nodes: int = MAX_NODES,
-         **overrides: Any) -> Network:
+         werror: bool = False, **overrides: Any) -> Network:
     """Parse, lower and shape-check a spec given as a path, a zoo network's name (``"resnet50"``; see
-    :mod:`resdsl.zoo`) or text; keyword arguments override network parameters.
+    :mod:`resdsl.zoo`) or text; keyword arguments override network parameters. ``werror``: the spec's
+    warnings (:attr:`Network.warnings`) are errors.
 
     >>> net = load("network tiny(classes: 10) { input 3x32x32  conv(16) bn relu "
     ...            "avgpool(global) flatten linear(classes) }", classes=5)
@@ -184,21 +191,21 @@ def load(source: str | Path, *, input_shape: Shape | None = None, max_nodes: int
 
     Raises :class:`~resdsl.errors.ResdslError` (``.errors`` lists every fault found).
     """
-    network = _load(source, input_shape, max_nodes, overrides, library=False)
+    network = _load(source, input_shape, max_nodes, overrides, library=False, werror=werror)
     assert isinstance(network, Network)
     return network
 
 
 def check(source: str | Path, *, input_shape: Shape | None = None, max_nodes: int = MAX_NODES,
-          **overrides: Any) -> Network | tuple[str, ...]:
+          werror: bool = False, **overrides: Any) -> Network | tuple[str, ...]:
     """What ``resdsl check`` does: :func:`load` a network; or, for a file of blocks only (a library such
     as ``std``), parse it with its imports and require every layer and block its blocks call to exist.
     Returns the network, or the library's block names."""
-    return _load(source, input_shape, max_nodes, overrides, library=True)
+    return _load(source, input_shape, max_nodes, overrides, library=True, werror=werror)
 
 
 def _load(source: str | Path, input_shape: Shape | None, max_nodes: int, overrides: dict[str, Any],
-          library: bool) -> Network | tuple[str, ...]:
+          library: bool, werror: bool = False) -> Network | tuple[str, ...]:
     if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
         raise UsageError(f"max_nodes={max_nodes!r}: the expansion limit is a whole number of at least 1")
     loader = Loader()
@@ -217,6 +224,9 @@ def _load(source: str | Path, input_shape: Shape | None, max_nodes: int, overrid
                 "a spec holds exactly one 'network NAME { ... }'; blocks may live in other files and be imported")
         definition = parsed.networks[0]
         graph = _build(definition, namespace, overrides, input_shape, max_nodes)
+        if werror and graph.graph["warnings"]:
+            raise ResdslError.collect([ResdslError(warning.message, warning.span, warning.hint)
+                                       for warning in graph.graph["warnings"]])
     except RecursionError:
         error = ResdslError("the spec nests too deeply", None, "split long expressions and deep nesting")
         error.sources = loader.sources

@@ -377,7 +377,7 @@ def test_zeropad_needs_a_feature_map() -> None:
 def test_global_pooling_takes_no_window_arguments(argument: str) -> None:
     with pytest.raises(resdsl.ResdslError, match="avgpool\\(global\\) takes no"):
         resdsl.load(TINY.format(body=f"avgpool(global, {argument})"))
-    with pytest.raises(resdsl.ResdslError, match="avgpool\\(to: ...\\) takes no"):
+    with pytest.raises(resdsl.ResdslError, match=r"avgpool\(to: \.\.\.\) takes no"):
         resdsl.load(TINY.format(body=f"avgpool(to: 2, {argument})"))
 
 

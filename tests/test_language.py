@@ -148,3 +148,51 @@ def test_parser_cache_lives_where_only_this_user_writes(tmp_path: Path, monkeypa
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
     (tmp_path / "file").write_text("")
     assert parser._parser_cache() is False  # cannot make the folder: parse without a cache
+
+
+def test_blocks_inside_a_network_see_its_parameters() -> None:
+    """Scoping is lexical: a block defined in a network sees the network's parameters, overrides
+    included, unless its own parameters shadow them; defaults see them too."""
+    spec = ("network n(width: 8, k: 5) {\n input 3x16x16\n block b(k: 3, c: width * 2) { conv(width, k: k) conv(c) }\n"
+            " block s(width: 2) { conv(width) }\n b() s() s(6)\n}")
+    network = resdsl.load(spec)
+    conv = {name: data["op"] for name, data in network.graph.nodes(data=True) if name != "input"}
+    assert (conv["b1.conv1"].out_channels, conv["b1.conv1"].kernel, conv["b1.conv2"].out_channels) == (8, 3, 16)
+    assert (conv["s1.conv1"].out_channels, conv["s2.conv1"].out_channels) == (2, 6)  # shadowed
+    overridden = resdsl.load(spec, width=4).graph.nodes
+    assert (overridden["b1.conv1"]["op"].out_channels, overridden["b1.conv2"]["op"].out_channels) == (4, 8)
+
+
+def test_a_block_sees_the_scope_it_is_defined_in_not_its_callers() -> None:
+    """A block at the top level sees only its parameters, even when a network calls it; so does one
+    called from a block whose parameters it would otherwise see (no dynamic scoping)."""
+    with pytest.raises(resdsl.ResdslError) as info:
+        resdsl.load("block b(k: 3) { conv(width, k: k) }\nnetwork n(width: 8) { input 3x8x8  b() }")
+    error = info.value
+    assert error.message == "unknown name 'width'"
+    assert "a block defined at the top level of a file sees only its own parameters (k)" in error.hint
+    assert "define the block inside the network" in error.hint
+    with pytest.raises(resdsl.ResdslError, match="unknown name 'planes'") as info:
+        resdsl.load("network n { input 3x8x8  block inner { conv(planes) }  block outer(planes) { inner }  outer(4) }")
+    assert info.value.message == "unknown name 'planes' for conv's argument 'channels'"
+    assert "names in scope" not in info.value.hint
+
+
+def test_unknown_names_in_a_block_list_what_it_sees() -> None:
+    with pytest.raises(resdsl.ResdslError) as info:
+        resdsl.load("network n(width: 8) { input 3x8x8  block b(k: 3) { conv(zzz, k: k) }  b() }")
+    assert info.value.hint == "channels takes an integer of at least 1; names in scope: k, width"
+    with pytest.raises(resdsl.ResdslError) as info:
+        resdsl.load("network n(width: 8) { input 3x8x8  block b(k: 3) { conv(widht, k: k) }  b() }")
+    assert info.value.hint.startswith("did you mean 'width'?")
+
+
+@pytest.mark.parametrize(("use", "between"), [("add(c)", "relu"), ("from c", ""), ("upsample(to: c)", "maxpool(k: 2)")])
+def test_named_values_are_not_lexical(use: str, between: str) -> None:
+    """A block gets the network's values only as arguments, and the error says so."""
+    with pytest.raises(resdsl.ResdslError, match=r"unknown (name|value) 'c'") as info:
+        resdsl.load(f"network n {{ input 3x8x8  block b {{ {use} }}  conv(3) as c {between} b() }}")
+    assert info.value.hint.startswith("'c' is a named value of the network, and a block sees named values only as "
+                                      "arguments")
+    passed = resdsl.load(f"network n {{ input 3x8x8  block b(c) {{ {use} }}  conv(3) as c {between} b(c) }}")
+    assert passed.output_shape == (3, 8, 8)

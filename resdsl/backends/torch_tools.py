@@ -48,18 +48,39 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_weights(model: torch.nn.Module, path: str | Path, ignore: str | Iterable[str] = ()) -> torch.nn.Module:
+class Loaded:
+    """What :func:`load_weights` loaded: a short summary, not the module (which prints every layer)."""
+
+    def __init__(self, source: str, loaded: list[str], skipped: list[str]) -> None:
+        self.source, self.loaded, self.skipped = source, loaded, skipped
+
+    def __repr__(self) -> str:
+        more = " …" if len(self.skipped) > 4 else ""
+        skipped = f", skipped {len(self.skipped)} ({', '.join(self.skipped[:4])}{more})" if self.skipped else ""
+        return f"<loaded {len(self.loaded)} tensors from {self.source}{skipped}>"
+
+
+def load_weights(model: torch.nn.Module, path: str | Path, ignore: str | Iterable[str] = ()) -> Loaded:
     """Load a checkpoint strictly; keys matching an ``ignore`` glob (``"fc.*"``, or a list of them) are
     skipped on both sides, as when the head is replaced. A mismatch lists the missing, unexpected and
     misshapen keys, and tensors whose kind of dtype differs (an int8 or bool tensor is never cast
-    into float weights); loading nothing at all is an error too.
+    into float weights); loading nothing at all is an error too. Returns a summary of what loaded.
 
     >>> model = resdsl.compile("examples/resnet18.res", classes=10)       # doctest: +SKIP
     >>> resdsl.load_weights(model, "resnet18-f37072fd.pth", ignore=["fc.*"])  # doctest: +SKIP
+    <loaded 120 tensors from resnet18-f37072fd.pth, skipped 2 (fc.weight, fc.bias)>
     """
+    return load_state(model, read_state_dict(path), path, ignore)
+
+
+def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str | Path,
+               ignore: str | Iterable[str] = ()) -> Loaded:
+    """:func:`load_weights` for a state dict already read (``source`` names it in messages)."""
     patterns = [ignore] if isinstance(ignore, str) else list(ignore)
     kept = lambda key: not any(fnmatch.fnmatchcase(key, p) for p in patterns)
-    state = {k: v for k, v in read_state_dict(path).items() if kept(k)}
+    path = source
+    skipped = sorted(k for k in state if not kept(k))
+    state = {k: v for k, v in state.items() if kept(k)}
     expected = {k: v for k, v in model.state_dict().items() if kept(k)}
     if not state or not expected:
         raise ResdslError(f"nothing to load from {path}: "
@@ -79,7 +100,7 @@ def load_weights(model: torch.nn.Module, path: str | Path, ignore: str | Iterabl
         raise ResdslError(f"{path} does not fit the model: " + "; ".join(parts),
                           hint="replaced a head? skip its keys: load_weights(model, path, ignore=['fc.*'])")
     model.load_state_dict(state, strict=not patterns)
-    return model
+    return Loaded(str(path), sorted(state), skipped)
 
 
 def _dtype_kind(tensor: torch.Tensor) -> str:
@@ -106,11 +127,15 @@ def freeze(model: torch.nn.Module, *patterns: str) -> int:
 
 
 def optimize_for_inference(model: torch.nn.Module) -> torch.nn.Module:
-    """Batch norm folded into the preceding convolutions, channels_last, ``torch.compile``d."""
+    """A new module for inference: batch norm folded into the preceding convolutions (in eval mode,
+    with the running statistics), channels_last, ``torch.compile``d. ``model`` itself is left as it
+    was, in the mode it was in."""
+    import copy
+
     import torch
     from torch.fx.experimental.optimization import fuse
 
-    fused = fuse(model.eval())
+    fused = fuse(copy.deepcopy(model).eval(), inplace=True)
     compiled: torch.nn.Module = torch.compile(fused.to(memory_format=torch.channels_last))  # type: ignore[assignment]
     return compiled  # torch.compile returns a callable wrapper of the module: an nn.Module at run time
 

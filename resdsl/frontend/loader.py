@@ -9,6 +9,7 @@ giving one name differently is an error, and so is an import cycle.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from resdsl import zoo
@@ -16,9 +17,22 @@ from resdsl.errors import ResdslError, Span, UsageError, did_you_mean
 from resdsl.frontend import ast
 from resdsl.frontend.namespace import Namespace
 from resdsl.frontend.parser import parse
+from resdsl.ir.layers import LAYERS
 from resdsl.limits import MAX_SOURCE_BYTES
 
 STDLIB = Path(__file__).resolve().parent.parent / "stdlib" / "std.res"
+
+
+@functools.cache
+def std_blocks() -> tuple[str, ...]:
+    """The names of the standard library's blocks, read once when a hint needs them (``import std
+    (bottleneck)`` is suggested only for a block std defines)."""
+    return tuple(block.name for block in parse(STDLIB.read_text(encoding="utf-8"), _display(STDLIB)).blocks)
+
+
+def in_std(path: str) -> bool:
+    """Whether a span's ``path`` is the standard library's file (diagnostics name it as :func:`_display` does)."""
+    return path == _display(STDLIB)
 
 
 def _display(path: Path) -> str:
@@ -130,8 +144,9 @@ class Loader:
         for name, span in wanted:
             if name not in available:
                 what = "the standard library" if statement.path is None else f"'{statement.path}'"
-                raise ResdslError(f"{what} has no block '{name}'", span,
-                                  did_you_mean(name, available) or f"it defines: {', '.join(sorted(available))}")
+                builtin = f"'{name}' is a built-in layer: write it without importing it" if name in LAYERS else None
+                raise ResdslError(f"{what} has no block '{name}'", span, builtin or did_you_mean(name, available)
+                                  or f"it defines: {', '.join(sorted(available))}")
             block = available[name]
             if name in origins and origins[name] != (block, target):
                 raise ResdslError(f"block '{name}' is imported twice, from {origins[name][1].name} and {target.name}",

@@ -3,16 +3,24 @@ lowering one per network on top of its file's."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from resdsl.errors import ResdslError
 from resdsl.frontend import ast
 from resdsl.ir.layers import LAYERS
 
 
 class Namespace:
-    """The blocks visible in a file or network; a block body resolves names where it was defined."""
+    """The blocks visible in a file or network; a block body resolves names where it was defined.
 
-    def __init__(self, parent: Namespace | None = None) -> None:
+    A network's namespace also holds the network's ``parameters`` (evaluated, overrides applied):
+    scoping is lexical, so a block defined inside the network sees them; one defined at the top
+    level of a file (``parameters`` None) sees only its own."""
+
+    def __init__(self, parent: Namespace | None = None, parameters: Mapping[str, Any] | None = None) -> None:
         self.parent = parent
+        self.parameters = parameters
         self.blocks: dict[str, tuple[ast.BlockDef, Namespace]] = {}
 
     def define(self, block: ast.BlockDef, home: Namespace | None = None) -> None:

@@ -1,7 +1,9 @@
 """Text to syntax tree: the Lark grammar in ``grammars/``, built once, lazily, with LALR.
 
 Lark's exceptions stop here: a syntax error becomes a :class:`~resdsl.errors.ResdslError` whose wording
-is chosen by matching the parser state against known-bad snippets (:data:`SYNTAX_EXAMPLES`).
+is chosen by matching the parser state against known-bad snippets (:data:`SYNTAX_EXAMPLES`). A file
+with syntax errors is parsed again to find the others: after each error, parsing resumes at the next
+statement that starts a line at the depth of the statement that failed (:func:`_syntax_errors`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import math
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from copy import copy
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,11 +22,12 @@ from typing import Any
 import lark
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark.parsers.lalr_interactive_parser import InteractiveParser
 from lark.tree import Meta
 
 from resdsl.errors import ResdslError, Span
 from resdsl.frontend import ast
-from resdsl.limits import MAX_NAME_LENGTH, MAX_PATH_LENGTH, NUMBER_LIMIT
+from resdsl.limits import MAX_ERRORS, MAX_NAME_LENGTH, MAX_PATH_LENGTH, NUMBER_LIMIT
 
 _HERE = Path(__file__).resolve().parent
 # Installed wheels carry the grammar inside the package; a source checkout keeps it at the top level.
@@ -436,8 +440,20 @@ def _reserved_word_error(error: UnexpectedInput, text: str, path: str) -> Resdsl
                        f"rename it, e.g. '{word}_'; reserved words: {', '.join(sorted(reserved_words()))}")
 
 
+def _number_as_name(error: UnexpectedInput, path: str) -> ResdslError | None:
+    """A number where a name belongs (``as 1``, ``block 2b``): names are words; numbers only label modules."""
+    if not isinstance(error, UnexpectedToken) or error.token.type not in ("INT", "FLOAT", "SHAPE") \
+            or "NAME" not in (error.accepts or error.expected):
+        return None
+    token = error.token
+    what = "a size" if token.type == "SHAPE" else "a number"
+    return ResdslError(f"syntax error: '{token}' is {what}, and a name goes here", _token_span(path, token),
+                       "a name starts with a letter or '_' (c1, layer_1); a number can name a module in a label "
+                       "only, such as '0: conv(64)'")
+
+
 def _syntax_error(error: UnexpectedInput, text: str, path: str) -> ResdslError:
-    reserved = _reserved_word_error(error, text, path)
+    reserved = _reserved_word_error(error, text, path) or _number_as_name(error, path)
     if reserved is not None:
         return reserved
     label = _example_labels().get(_error_key(error))
@@ -470,24 +486,131 @@ def _syntax_error(error: UnexpectedInput, text: str, path: str) -> ResdslError:
     return ResdslError(message, Span(path, line, column, line, column + width), hint)
 
 
+#: Tokens a statement starts with (a label too: `0: conv(64)`), or that end a body or a branch: where
+#: parsing may resume after a syntax error. Never `else`, `*`, `as` or `,`, which go on a statement.
+_STATEMENT_STARTS = frozenset({
+    "NAME", "INT", "FLOAT", "LBRACE", "RBRACE", "VBAR", "RESIDUAL", "ADD", "CONCAT", "MUL", "FROM", "IF", "STAGE",
+    "INPUT", "OUTPUT", "BLOCK", "NETWORK", "IMPORT",
+})
+_DEPTH = {"LBRACE": (1, 0), "RBRACE": (-1, 0), "LPAR": (0, 1), "RPAR": (0, -1)}
+
+
+def _tokens(parser: InteractiveParser) -> Iterator[Token | UnexpectedCharacters | _NameTooLong]:
+    """The tokens of the parser's text; a character no token starts with, or a name too long, in
+    their place (lexing goes on after it)."""
+    thread = parser.lexer_thread
+    while True:
+        try:
+            yield from thread.lex(parser.parser_state)
+            return
+        except UnexpectedCharacters as error:
+            yield error
+            state = thread.state
+            assert state is not None
+            state.line_ctr.feed(state.text.text[state.line_ctr.char_pos:state.line_ctr.char_pos + 1])
+        except _NameTooLong as error:  # the lexer is past the name already
+            yield error
+
+
+def _at_statement_boundary(parser: InteractiveParser) -> bool:
+    """Whether the parser stands between two statements: where a body (or the file) could end."""
+    actions = parser.choices()
+    return "RBRACE" in actions or "$END" in actions
+
+
+def _syntax_errors(text: str, path: str) -> list[ResdslError]:
+    """Every syntax error recovery finds reliably, in order: at least the first.
+
+    Parsing resumes, after an error, at a token that starts a later line and a statement, at the brace
+    depth (outside any parentheses) of the last line that started between two statements, from that
+    point's parser state. So the rest of a faulty statement is skipped however many lines it spans.
+    Where the file's braces or parentheses do not balance, a '{' or '}' is missing or extra somewhere,
+    and every statement after it would be read at the wrong depth: only the first error is reported.
+    Lexing errors count as syntax errors of their line.
+    """
+    parser = _lark().parse_interactive(text)
+    conf = copy(parser.parser_state.parse_conf)
+    conf.callbacks = {}  # no tree is built: the first error already means there is none to return
+    parser.parser_state.parse_conf = conf
+    errors: list[ResdslError] = []
+    braces = parens = 0  # open before the current token
+    checkpoint: tuple[InteractiveParser, int] | None = None  # the parser at the last boundary line, its depth
+    skipping: int | None = None  # while skipping: the line of the last error
+    previous: Token | None = None
+    last_line = 0  # where the last token or bad character ended
+    balanced = True  # so far: no brace or parenthesis closed before it opened
+    for item in _tokens(parser):
+        kind = item.type if isinstance(item, Token) else None
+        line = (item.token if isinstance(item, _NameTooLong) else item).line or 0
+        starts_line = line > last_line
+        if skipping is not None and checkpoint is not None and starts_line and line > skipping \
+                and kind in _STATEMENT_STARTS and (braces, parens) == (checkpoint[1], 0) \
+                and kind in checkpoint[0].accepts():
+            parser, skipping = checkpoint[0].copy(deepcopy_values=False), None
+        fault: UnexpectedInput | _NameTooLong | None = None
+        if skipping is None:
+            if starts_line and parens == 0 and _at_statement_boundary(parser):
+                checkpoint = parser.copy(deepcopy_values=False), braces
+            if isinstance(item, UnexpectedCharacters):
+                item.state = parser.parser_state  # the lexer knows only the first parser's state
+                fault = item
+            elif isinstance(item, _NameTooLong):
+                fault = item
+            else:
+                try:
+                    parser.feed_token(item)
+                except UnexpectedToken as error:
+                    error.interactive_parser = parser  # what it accepts, for the message
+                    fault = error
+        if isinstance(item, Token):
+            change = _DEPTH.get(item.type, (0, 0))
+            braces, parens, previous, last_line = braces + change[0], parens + change[1], item, item.end_line or 0
+            balanced = balanced and braces >= 0 and parens >= 0
+            if checkpoint is not None and braces < checkpoint[1]:
+                checkpoint = None  # its body is closed: no statement after this resumes it
+        else:
+            last_line = line
+        if fault is None:
+            continue
+        if isinstance(fault, _NameTooLong):
+            errors.append(_name_too_long(fault.token, path))
+            return errors  # a fault of the lexer's own limit: not one to recover from
+        errors.append(_syntax_error(fault, text, path))
+        skipping = fault.line
+        if len(errors) >= MAX_ERRORS or not balanced:
+            checkpoint = None  # no more errors: only the braces are counted to the end
+    if skipping is None:
+        try:
+            parser.feed_eof(previous)
+        except UnexpectedToken as error:
+            error.interactive_parser = parser
+            errors.append(_syntax_error(error, text, path))
+    return errors if balanced and braces == parens == 0 else errors[:1]
+
+
+def _name_too_long(token: Token, path: str) -> ResdslError:
+    return ResdslError(f"a name of {len(token):,} characters; names are at most {MAX_NAME_LENGTH}",
+                       _token_span(path, token), "names are module paths: keep them short")
+
+
 def parse(text: str, path: str = "<string>") -> ast.SourceFile:
     """Parse ``.res`` source into a :class:`~resdsl.frontend.ast.SourceFile`.
 
     >>> parse("network n { input 3x8x8  conv(4) }").networks[0].name
     'n'
 
-    A UTF-8 byte order mark at the start is skipped, as editors on Windows write one.
+    A UTF-8 byte order mark at the start is skipped, as editors on Windows write one. A file with
+    syntax errors raises one error carrying each that :func:`_syntax_errors` finds.
     """
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as error:
-        raise _syntax_error(error, text, path) from None
+        errors = _syntax_errors(text, path) or [_syntax_error(error, text, path)]
+        raise ResdslError.collect(errors) from None
     except _NameTooLong as error:
-        token = error.token
-        raise ResdslError(f"a name of {len(token):,} characters; names are at most {MAX_NAME_LENGTH}",
-                          _token_span(path, token), "names are module paths: keep them short") from None
+        raise _name_too_long(error.token, path) from None
     try:
         return _ToAst(path).transform(tree)
     except VisitError as error:  # a number too large, or a bug in the transformer

@@ -9,20 +9,23 @@ Errors are collected, not raised one by one: a failed step poisons its value and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from math import prod
 from typing import Any
 
 import networkx as nx
 
-from resdsl.errors import LimitError, ResdslError, Span, TooManyErrors, did_you_mean
+from resdsl.errors import Expansion, LimitError, ResdslError, Span, TooManyErrors, did_you_mean
 from resdsl.frontend import ast
+from resdsl.frontend.loader import std_blocks
 from resdsl.frontend.namespace import Namespace
 from resdsl.ir import ops
-from resdsl.ir.layers import ALIASES, LAYERS
+from resdsl.ir.layers import ALIASES, LAYERS, torch_hint
 from resdsl.ir.ops import ShapeError, format_shape
+from resdsl.ir.schema import Rule
 from resdsl.limits import MAX_ERRORS, MAX_NESTING, MAX_NODES, NUMBER_LIMIT, WORK_PER_NODE
+from resdsl.lower.hints import unknown_argument
 from resdsl.lower.scope import Scope, Tensor, aliases_defined
 from resdsl.lower.values import (
     SYMBOLS,
@@ -31,6 +34,7 @@ from resdsl.lower.values import (
     Positional,
     Ref,
     Symbol,
+    UnknownName,
     bind,
     describe,
     evaluate,
@@ -39,26 +43,45 @@ from resdsl.lower.values import (
     number,
     one_of,
 )
+from resdsl.lower.warnings import Warnings
 
 SHORTCUTS = ("auto", "identity", "project", "pad", "avgdown")
+_BLOCK = Rule(lambda value: None if isinstance(value, Ref) else "not a block", "a block")
+_PROJECTIONS = {"project": "1x1 conv + bn", "pad": "option A: subsample, pad channels with zeros",
+                "avgdown": "ResNet-D: 2x2 avgpool, 1x1 conv + bn"}
 _RESIDUAL = (
-    Parameter("shortcut", one_of(*SHORTCUTS, also=lambda v: None if isinstance(v, Ref) else "not a block"),
-              Symbol("auto")),
+    Parameter("shortcut", one_of(*SHORTCUTS, also=_BLOCK, meaning={
+        "auto": "identity, or the projection where the shape changes", **_PROJECTIONS}), Symbol("auto")),
     Parameter("scale", number(-1e9)),
-    Parameter("projection", one_of("project", "pad", "avgdown",
-                                   also=lambda v: None if isinstance(v, Ref) else "not a block")),
+    Parameter("projection", one_of("project", "pad", "avgdown", also=_BLOCK, meaning=_PROJECTIONS),
+              shown="project"),
     Parameter("name"),
 )
+#: The parameters of the built-in layers and of residual(...), for the hints of unknown names.
+_SIGNATURES = {**{name: builtin.parameters for name, builtin in LAYERS.items()}, "residual": _RESIDUAL}
 
 
 def unknown_callee(callee: str, name_span: Span, namespace: Namespace) -> ResdslError:
-    """The error for calling a name that is neither a built-in layer nor a block visible here."""
+    """The error for calling a name that is neither a built-in layer nor a block visible here. Its hint
+    names only what would work when written: a layer (``BatchNorm2d`` → ``bn``), a block in scope, or
+    a block of the standard library with the import that brings it."""
     if callee == "first":
         return ResdslError("'first(...)' belongs to a repetition, after a comma", name_span,
                            "stage layer2: bottleneck(128) * 4, first(stride: 2)")
+    std = std_blocks()
+    hint: str | None
+    if callee in std:
+        hint = f"'{callee}' is in the standard library: import std ({callee})"
+    else:
+        hint = torch_hint(callee) or did_you_mean(callee, [*LAYERS, *namespace.names()], ALIASES)
+        import difflib  # only on the error path: it is slow to import
+
+        close: list[str] = difflib.get_close_matches(callee, std, n=1, cutoff=0.6) if hint is None else []
+        if close:
+            hint = f"did you mean '{close[0]}'? it is in the standard library: import std ({close[0]})"
     return ResdslError(f"unknown layer or block '{callee}'", name_span,
-                       did_you_mean(callee, [*LAYERS, *namespace.names()], ALIASES)
-                       or "define it with 'block NAME(...) { ... }', or import it: import std")
+                       hint or "define it with 'block NAME(...) { ... }', or import the file that defines it: "
+                       "import \"blocks.res\" (NAME)")
 
 
 def unresolved_calls(steps: tuple[ast.Step, ...], namespace: Namespace) -> list[ResdslError]:
@@ -80,9 +103,12 @@ class Lowering:
         self.graph = nx.DiGraph(residuals=[], blocks={})
         self.containers: set[str] = set()  # module paths that hold other modules
         self.errors: list[ResdslError] = []
-        self.warnings: list[ResdslError] = []  # legal, but likely not what was meant
+        self.warnings = Warnings()  # legal, but likely not what was meant
         self.max_nodes = max_nodes
         self.work = WORK_PER_NODE * max_nodes  # steps, block instances and repetitions left to run
+        # What the network's own body defines, to explain a block that uses it (explain_unseen)
+        self.network_parameters: Mapping[str, Any] = {}
+        self.network_values: Mapping[str, Span] = {}
 
     def spend(self, span: Span) -> None:
         """Count one unit of lowering work: a step, a block instance or a repetition, whether or not
@@ -126,6 +152,9 @@ class Lowering:
     def claim(self, name: str, span: Span) -> None:
         """A node's module path is its own: not another node's, not inside one, not around one
         (``fpn.inner.0`` and ``fpn.inner.0.conv`` cannot both be modules)."""
+        if name.split(".")[0] == "input":  # the input's node: a label may be a keyword, not this one
+            raise ResdslError(f"module path '{name}' is taken: 'input' names the network's input", span,
+                              "choose another label, e.g. 'input_'; 'input' is a reserved word of the language")
         if name in self.graph or name in self.containers:
             raise ResdslError(f"module path '{name}' is already used", span,
                               "every layer needs its own module path: change a label")
@@ -139,21 +168,43 @@ class Lowering:
 
     # --- steps ---------------------------------------------------------------------------------
 
-    def attempt(self, lower: Callable[[], Tensor], x: Tensor) -> Tensor:
-        """Run one lowering step; on a fault in the spec, record it and go on with ``x`` poisoned.
-        Limit breaches stop everything."""
+    def attempt(self, lower: Callable[[], Tensor], x: Tensor, scope: Scope) -> Tensor:
+        """Run one lowering step in ``scope``; on a fault in the spec, record it and go on with ``x``
+        poisoned. Limit breaches stop everything."""
         try:
             return lower()
         except LimitError:
             raise
+        except UnknownName as error:
+            self.explain_unseen(error, error.name, scope.block, scope.namespace, scope.env)
+            self.record(error)
         except ResdslError as error:
             self.record(error)
-            return Tensor(x.node, None)
+        return Tensor(x.node, None)
+
+    def explain_unseen(self, error: ResdslError, name: str, block: str | None, home: Namespace,
+                       parameters: Mapping[str, Any]) -> bool:
+        """A name the network defines but a block cannot see gets a hint saying why: blocks see named
+        values only as arguments, and a block at the top level of a file only its own ``parameters``.
+        Returns whether it explained."""
+        if block is None:
+            return False  # the network's own body sees everything it defines
+        if name in self.network_values:
+            error.hint = (f"'{name}' is a named value of the network, and a block sees named values only as "
+                          f"arguments: pass it, e.g. block b(top) {{ ... from top ... }}, called b({name})")
+        elif name in self.network_parameters and home.parameters is None:
+            own = f" ({', '.join(sorted(parameters))})" if parameters else ""
+            error.hint = (f"'{name}' is a parameter of the network, and a block defined at the top level of a file "
+                          f"sees only its own parameters{own}: pass it as an argument, or define the block inside "
+                          f"the network")
+        else:
+            return False
+        return True
 
     def steps(self, scope: Scope, steps: tuple[ast.Step, ...], x: Tensor) -> Tensor:
         for step in steps:
             self.spend(step.span)
-            x = self.attempt(partial(self.step, scope, step, x), x)
+            x = self.attempt(partial(self.step, scope, step, x), x, scope)
             if step.alias:
                 self.bind_value(scope, step.alias, x, step.span)
         return x
@@ -175,6 +226,7 @@ class Lowering:
             self.record(ResdslError(f"'{alias}' is a word of the language (as in shortcut: {alias}); a value "
                                     "needs another name", span, "choose another name"))
         scope.values[alias] = x
+        self.warnings.bind(scope.values, alias, span, scope.sites, x)
 
     def value(self, scope: Scope, name: str, span: Span) -> Tensor:
         """The named value ``name`` (or a parameter holding one), with the reason when there is none."""
@@ -187,17 +239,26 @@ class Lowering:
         if name in scope.later:
             raise ResdslError(f"value '{name}' is used before it is defined (line {scope.later[name].line})", span,
                               "a value can only use values defined before it: the graph has no cycles")
-        raise ResdslError(f"unknown value '{name}'", span,
-                          did_you_mean(name, scope.values) or "name a value with 'as NAME' before using it; "
-                          "named values are local to the block or network that defines them")
+        error = ResdslError(f"unknown value '{name}'", span,
+                            did_you_mean(name, scope.values) or "name a value with 'as NAME' before using it; "
+                            "named values are local to the block or network that defines them")
+        self.explain_unseen(error, name, scope.block, scope.namespace, scope.env)
+        raise error
 
-    def arguments(self, scope: Scope, args: tuple[ast.Arg, ...]) -> tuple[Positional, Keywords]:
-        """Arguments evaluated where they are written: parameters, named values, blocks."""
+    def arguments(self, scope: Scope, args: tuple[ast.Arg, ...], callee: str | None = None) -> tuple[Positional,
+                                                                                                  Keywords]:
+        """Arguments evaluated where they are written: parameters, named values, blocks. An unknown
+        name given to ``callee`` says what that argument takes."""
         for arg in args:  # a value defined further down gets its own message
             if isinstance(arg.value, ast.Name) and arg.value.id not in scope.env and arg.value.id in scope.later \
                     and arg.value.id not in scope.values:
                 self.value(scope, arg.value.id, arg.span)
-        return evaluate_args(args, scope.env, scope.namespace, scope.values)
+        try:
+            return evaluate_args(args, scope.env, scope.namespace, scope.values)
+        except UnknownName as error:
+            if callee is None or self.explain_unseen(error, error.name, scope.block, scope.namespace, scope.env):
+                raise  # a name the network defines but this block cannot see: that is the news
+            raise unknown_argument(error, callee, args, scope.namespace, _SIGNATURES) from None
 
     def from_(self, scope: Scope, step: ast.From, x: Tensor) -> Tensor:
         return self.value(scope, step.name, step.span)
@@ -215,9 +276,9 @@ class Lowering:
         return self.steps(scope, step.then if condition else step.otherwise, x)
 
     def layer(self, scope: Scope, step: ast.Layer, x: Tensor) -> Tensor:
-        positional, keywords = self.arguments(scope, step.args)
+        positional, keywords = self.arguments(scope, step.args, step.callee)
         count = self.count(scope, step.repeat)
-        first_positional, first_keywords = self.arguments(scope, step.first)
+        first_positional, first_keywords = self.arguments(scope, step.first, step.callee)
         if first_positional:
             raise ResdslError("first(...) takes keyword arguments", first_positional[0][1],
                               "for example first(stride: 2)")
@@ -264,7 +325,11 @@ class Lowering:
                 return x
             local = scope.names.explicit(label, span) if label else scope.names.automatic(callee, span)
             values = [value for value in arguments.values() if isinstance(value, Tensor)]  # upsample(to: y)
-            return self.node(scope, local, op, span, [x, *values])
+            out = self.node(scope, local, op, span, [x, *values])
+            if out.shape is not None and x.shape is not None and (op.weighted or op.family == "pool") \
+                    and scope.edge_kind != "projection":
+                self.warnings.skipped_pixels(op, [x.shape], span, scope.sites)  # a 1x1 projection may skip
+            return out
         found = namespace.lookup(callee)
         if found is None:
             raise unknown_callee(callee, name_span, namespace)
@@ -276,22 +341,42 @@ class Lowering:
         if len(scope.calls) >= MAX_NESTING:
             raise LimitError(f"blocks nest more than {MAX_NESTING} deep", name_span)
         self.spend(span)
-        env = self.bind_block(block, home, positional, keywords, span)
-        local = scope.names.explicit(label, span) if label else scope.names.automatic(callee, span)
-        inner = scope.child(local, span=span, env=env, namespace=home, later=aliases_defined(block.body),
-                            block=scope.qualify(local), calls=(*scope.calls, callee))
-        written = [describe(value) for value, _ in positional] + [f"{k}: {describe(v)}" for k, v, _ in keywords]
-        self.graph.graph["blocks"][inner.block] = f"{callee}({', '.join(written)})"
-        return self.steps(inner, block.body, x)
-
-    def bind_block(self, block: ast.BlockDef, home: Namespace, positional: Positional, keywords: Keywords,
-                   span: Span) -> dict[str, Any]:
         unset = object()
         parameters = tuple(Parameter(p.name, None, unset, p.default is None) for p in block.params)
-        env = bind(block.name, parameters, positional, keywords, span)
-        for param in block.params:  # defaults may use earlier parameters: block b(planes, width: planes)
-            if env[param.name] is unset and param.default is not None:
-                env[param.name] = evaluate(param.default, {k: v for k, v in env.items() if v is not unset}, home)
+        arguments = bind(block.name, parameters, positional, keywords, span)  # a fault here is the call's
+        local = scope.names.explicit(label, span) if label else scope.names.automatic(callee, span)
+        instance = scope.qualify(local)
+        inner = scope.child(local, span=span, namespace=home, later=aliases_defined(block.body), block=instance,
+                            calls=(*scope.calls, callee), sites=(*scope.sites, span))
+        written = [describe(value) for value, _ in positional] + [f"{k}: {describe(v)}" for k, v, _ in keywords]
+        self.graph.graph["blocks"][instance] = f"{callee}({', '.join(written)})"
+        # Whatever goes wrong from here on is inside the instance: reported at this call, with the
+        # instance as a note (the caller's own call, if it is in a block, adds its note on the way out).
+        frame = Expansion(callee, block.span, instance, span)
+        errors = len(self.errors)  # warnings are placed at the user's line as they are found (Warnings.add)
+        try:
+            env = self.bind_defaults(block, home, arguments, unset, instance)
+            return self.steps(inner.with_(env=env), block.body, x)
+        except ResdslError as fault:  # a limit, or a default that cannot be evaluated
+            fault.expanded_in(frame)
+            raise
+        finally:
+            for recorded in self.errors[errors:]:
+                recorded.expanded_in(frame)
+
+    def bind_defaults(self, block: ast.BlockDef, home: Namespace, arguments: dict[str, Any], unset: object,
+                      instance: str) -> dict[str, Any]:
+        """A block instance's parameters: the arguments, then the defaults of those not given. Scoping
+        is lexical: a block defined inside a network sees the network's parameters, its own shadowing
+        them; defaults may use earlier parameters (block b(planes, width: planes))."""
+        env = {**(home.parameters or {}), **{k: v for k, v in arguments.items() if v is not unset}}
+        for param in block.params:
+            if arguments[param.name] is unset and param.default is not None:
+                try:
+                    env[param.name] = evaluate(param.default, env, home)
+                except UnknownName as error:
+                    self.explain_unseen(error, error.name, instance, home, env)
+                    raise
         return env
 
     def group(self, scope: Scope, step: ast.Group, x: Tensor) -> Tensor:
@@ -344,7 +429,7 @@ class Lowering:
                 raise ResdslError("the shortcut's name must be a plain name", name_args[0].span,
                                   "for example residual(name: downsample)")
             label = name_args[0].value.id
-        positional, keywords = self.arguments(scope, tuple(a for a in step.args if a.keyword != "name"))
+        positional, keywords = self.arguments(scope, tuple(a for a in step.args if a.keyword != "name"), "residual")
         args = bind("residual", _RESIDUAL, positional, keywords, step.span, ALIASES)
         if not step.body:
             raise ResdslError("a residual unit needs a main path", step.span, "write its layers inside { ... }")
@@ -361,12 +446,15 @@ class Lowering:
         elif shortcut == Symbol("project") and projection is not None:
             shortcut = projection
         kind = shortcut.name if isinstance(shortcut, Symbol) else "block"
-        if kind == "avgdown" and x.shape is not None and x.shape == main.shape:
-            self.warnings.append(ResdslError(
-                f"shortcut: avgdown projects {scope.block or 'a unit'}, whose shape does not change "
-                f"({format_shape(x.shape)})",
-                step.span, "ResNet-D projects only where the shape changes: "
-                "residual(shortcut: auto, projection: avgdown)"))
+        # a projection written on a unit whose shape stays: parameters where an identity would do
+        # (pad makes nothing there: it is the identity)
+        if kind not in ("identity", "pad") and args["shortcut"] != Symbol("auto") and x.shape is not None \
+                and x.shape == main.shape:
+            written = args["shortcut"]
+            made = shortcut.callee if isinstance(shortcut, Ref) else kind
+            auto = "residual(shortcut: auto)" if kind == "project" else f"residual(shortcut: auto, projection: {made})"
+            self.warnings.projection(written.callee if isinstance(written, Ref) else describe(written),
+                                     scope.block or scope.prefix, x.shape, auto, step.span, scope.sites)
         if kind == "identity":
             if None not in (x.shape, main.shape) and x.shape != main.shape:
                 raise ResdslError(f"identity shortcut needs equal shapes: the input is {format_shape(x.shape)} but "

@@ -15,7 +15,7 @@ from resdsl.frontend.namespace import Namespace
 from resdsl.ir import ops
 from resdsl.limits import MAX_NODES, NUMBER_LIMIT
 from resdsl.lower.lower import Lowering
-from resdsl.lower.scope import Names, Scope, Tensor, aliases_defined
+from resdsl.lower.scope import Names, Scope, Tensor, Values, aliases_defined
 from resdsl.lower.values import SYMBOLS, Symbol, evaluate
 
 
@@ -102,6 +102,7 @@ def lower_network(network: ast.NetworkDef, namespace: Namespace, overrides: Mapp
             except ResdslError as error:
                 lowering.errors.append(error)
     env = bind_network(network, overrides)
+    local.parameters = lowering.network_parameters = env  # blocks defined in the network see them
     inputs = [item for item in network.items if isinstance(item, ast.Input)]
     if input_shape is not None and not isinstance(input_shape, (tuple, list)):
         raise OverrideError(f"input shape {input_shape!r} is not CxHxW",
@@ -128,8 +129,9 @@ def lower_network(network: ast.NetworkDef, namespace: Namespace, overrides: Mapp
     if inputs and top[0] is not inputs[0]:
         lowering.errors.append(ResdslError("'input' must come before the first layer", inputs[0].span))
     steps = [item for item in top if not isinstance(item, (ast.Input, ast.Output))]
-    scope = Scope(prefix="", env=env, namespace=local, names=Names(), values={}, later=aliases_defined(tuple(
+    scope = Scope(prefix="", env=env, namespace=local, names=Names(), values=Values(), later=aliases_defined(tuple(
         item.step if isinstance(item, ast.Stage) else item for item in steps)))
+    lowering.network_values = scope.later
     x = Tensor("input", shape)
     graph.add_node("input", op=ops.Input(shape), span=(inputs[0].span if inputs else network.span), stage=None,
                    block=None)
@@ -155,7 +157,8 @@ def lower_network(network: ast.NetworkDef, namespace: Namespace, overrides: Mapp
     if lowering.errors:
         raise ResdslError.collect(lowering.errors)
     graph.graph.update(name=network.name, input_shape=shape, outputs={key: t.node for key, t in outputs.items()},
-                       path=network.span.path, parameters=dict(env), warnings=lowering.warnings)
+                       path=network.span.path, parameters=dict(env),
+                       warnings=lowering.warnings.finish(t.node for t in outputs.values()))
     return graph
 
 

@@ -15,6 +15,25 @@ from resdsl.ir.schema import NamedValue
 from resdsl.limits import MAX_NESTING
 
 
+class Values(dict):
+    """A scope's named values, remembering which names were read (``from c3``, ``add(c3)``,
+    ``upsample(to: c3)``, a block's argument, ``output(c3)``), for the unused-value warning
+    (:mod:`resdsl.lower.warnings`). Testing a name with ``in`` is not reading it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: set[str] = set()
+
+    def __getitem__(self, name: str) -> Any:
+        self.read.add(name)
+        return super().__getitem__(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if name in self:
+            self.read.add(name)
+        return super().get(name, default)
+
+
 @frozen
 class Tensor(NamedValue):
     """A value flowing through the network: the node that produces it, and its shape (None after an error)."""
@@ -108,6 +127,7 @@ class Scope:
     block: str | None = None  # qualified name of the block instance
     calls: tuple[str, ...] = ()  # block call stack, for recursion and nesting limits
     edge_kind: str = "main"  # edges made here: "main", or "projection" inside a shortcut path
+    sites: tuple[Span, ...] = ()  # where the block instances this scope is inside were called, outermost first
 
     def qualify(self, local: str) -> str:
         return f"{self.prefix}.{local}" if self.prefix else local
@@ -117,7 +137,7 @@ class Scope:
         if self.prefix.count(".") + 1 >= MAX_NESTING:
             raise LimitError(f"modules nest more than {MAX_NESTING} deep ({self.qualify(local)[:60]}…)", span,
                              "groups, stages and blocks inside each other make module paths; flatten them")
-        defaults = {"prefix": self.qualify(local), "names": Names(index_mode), "values": {}, "later": {}}
+        defaults = {"prefix": self.qualify(local), "names": Names(index_mode), "values": Values(), "later": {}}
         return replace(self, **{**defaults, **changes})
 
     def with_(self, **changes: Any) -> Scope:

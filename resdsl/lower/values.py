@@ -16,11 +16,24 @@ from typing import Any
 from resdsl.errors import ResdslError, Span, did_you_mean
 from resdsl.frontend import ast
 from resdsl.frozen import frozen
+from resdsl.ir.layers import LAYERS
 from resdsl.ir.schema import Check, Parameter, Symbol, boolean, describe, integer, number, one_of  # noqa: F401 — re-exported
 from resdsl.limits import NUMBER_LIMIT
 
 #: Bare words that stand for themselves where no parameter of that name is in scope.
 SYMBOLS = frozenset({"auto", "identity", "project", "pad", "avgdown", "global", "nearest", "bilinear", "channels"})
+
+
+class UnknownName(ResdslError):
+    """A name that is no parameter, named value, word of the language or block where it is written;
+    lowering rewrites it, where the name is an argument, to say what that argument takes
+    (:func:`resdsl.lower.hints.unknown_argument`), and may explain why a name the network defines is
+    not visible there."""
+
+    def __init__(self, name: str, span: Span, close: str | None, hint: str | None) -> None:
+        super().__init__(f"unknown name '{name}'", span, hint)
+        self.name = name
+        self.close = close  # the did-you-mean among the names in scope
 
 
 @frozen
@@ -60,7 +73,10 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], namespace: Any = None,
         if namespace is not None and namespace.lookup(expr.id) is not None:
             return Ref(expr.id, (), (), expr.span, expr.span, namespace, bare=True)
         known = [*env, *(values or ())]
-        raise ResdslError(f"unknown name '{expr.id}'", expr.span, did_you_mean(expr.id, [*known, *SYMBOLS])
+        close = did_you_mean(expr.id, [*known, *SYMBOLS])
+        layer = f"'{expr.id}' is a built-in layer, not a value: to pass layers, define a block that uses it " \
+            "and pass the block" if expr.id in LAYERS else None
+        raise UnknownName(expr.id, expr.span, close, close or layer
                           or (f"names in scope: {', '.join(sorted(known))}" if known
                               else "no parameters or named values are in scope here"))
     if isinstance(expr, ast.Negate):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import struct
 from collections.abc import Sequence
 from functools import lru_cache
@@ -115,8 +114,9 @@ class AvgPool(MaxPool):
                 raise ResdslError(f"avgpool(global) takes no {' or '.join(given)}: it pools each channel to 1x1",
                                   None, "write avgpool(global), or a kernel: avgpool(k: 2, stride: 2)")
             return GlobalAvgPool()
-        pool = super().from_arguments(a)
-        return pool if a["count_pad"] in (None, True) else dataclasses.replace(pool, count_include_pad=False)
+        stride = a["stride"] if a["stride"] is not None else a["k"]
+        return cls(square(a["k"]), square(stride), square(a["padding"] or 0), bool(a["ceil"]),
+                   a["count_pad"] in (None, True))
 
     def torch(self, inputs: Sequence[Shape]) -> Module:
         return Module("AvgPool2d", (square(self.kernel),), options(

@@ -22,7 +22,7 @@ from resdsl.ir.ops.base import (
     square,
     window,
 )
-from resdsl.ir.schema import Layer, Symbol, Value, boolean, describe, integer, size
+from resdsl.ir.schema import Layer, Rule, Symbol, Value, boolean, describe, integer, size
 from resdsl.ir.schema import Parameter as P
 from resdsl.ir.torch_form import KAIMING_FAN_OUT, Module, options
 
@@ -101,7 +101,7 @@ class Conv(Op):
             ("groups", self.groups, 1), ("bias", self.bias, None)), KAIMING_FAN_OUT)
 
 
-def _over(value: Value) -> str | None:
+def _over_check(value: Value) -> str | None:
     """``over:`` takes the word ``channels``; a number there may be the value of a parameter of that
     name, which hides the word where it is in scope."""
     if isinstance(value, Symbol) and value.name == "channels":
@@ -109,6 +109,9 @@ def _over(value: Value) -> str | None:
     hidden = " (where a parameter is named 'channels', its value hides the word)" \
         if isinstance(value, (int, float)) else ""
     return f"must be channels, got {describe(value)}{hidden}"
+
+
+_over = Rule(_over_check, "channels (to apply it at each position of a map)", ("channels",))
 
 
 @frozen
