@@ -179,24 +179,25 @@ def _train_parsers(commands: Any) -> None:
                        help="digits, synthetic, a cifar-10-batches-py / cifar-100-python folder, or an ImageFolder")
     train.add_argument("--out", metavar="RUN_DIR", help="a new (or empty) run directory")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint")
-    train.add_argument("--epochs", type=_positive, metavar="N")
+    train.add_argument("--epochs", type=_positive, metavar="N", help="passes over the training set")
     train.add_argument("--batch-size", type=_positive, metavar="N", help="the global batch")
-    train.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
+    train.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd", help="SGD with momentum, or AdamW")
     train.add_argument("--lr", type=float, metavar="LR", help="peak learning rate")
-    train.add_argument("--momentum", type=float, default=0.9)
+    train.add_argument("--momentum", type=float, default=0.9, help="SGD's momentum")
     train.add_argument("--nesterov", action="store_true", help="Nesterov momentum (SGD)")
     train.add_argument("--weight-decay", type=float, metavar="WD", help="on weights only, never biases or norms")
-    train.add_argument("--schedule", choices=("cosine", "step", "constant"))
+    train.add_argument("--schedule", choices=("cosine", "step", "constant"), help="how the learning rate falls")
     train.add_argument("--milestones", type=_milestones, metavar="E1,E2", help="epochs where step multiplies by gamma")
-    train.add_argument("--gamma", type=float, default=0.1)
+    train.add_argument("--gamma", type=float, default=0.1, help="what step multiplies the learning rate by")
     train.add_argument("--warmup-epochs", type=float, default=0.0, metavar="E", help="linear warmup")
-    train.add_argument("--label-smoothing", type=float, default=0.0, metavar="S")
-    train.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
-    train.add_argument("--channels-last", action="store_true")
+    train.add_argument("--label-smoothing", type=float, default=0.0, metavar="S", help="in [0, 1)")
+    train.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+                       help="autocast to bf16 or fp16 (with loss scaling), or fp32 throughout")
+    train.add_argument("--channels-last", action="store_true", help="NHWC memory format for model and images")
     train.add_argument("--compile", action="store_true", help="torch.compile the model")
     train.add_argument("--workers", type=int, default=0, metavar="N", help="data loading processes")
     train.add_argument("--device", default="auto", help="auto, cpu, cuda")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0, help="the random seed: initialization and batches")
     train.add_argument("--init-from", metavar="CKPT", help="start from these weights (.pth read weights_only, or "
                                                            ".safetensors); DDP's module. prefix is stripped")
     train.add_argument("--ignore", action="append", default=[], metavar="GLOB", help="checkpoint keys to skip")
@@ -207,23 +208,24 @@ def _train_parsers(commands: Any) -> None:
     train.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across processes")
     train.add_argument("--checkpoint-every", type=int, default=0, metavar="STEPS",
                        help="also checkpoint within epochs")
-    train.add_argument("--synthetic-size", type=_positive, default=1024, metavar="N")
+    train.add_argument("--synthetic-size", type=_positive, default=1024, metavar="N",
+                       help="images in --data synthetic")
     train.add_argument("--nproc", type=_positive, metavar="N", help="launch N processes with torchrun")
     train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="a progress bar (default: when stdout is a terminal)")
     _spec_options(train)
 
     export = commands.add_parser("export", help="the network (with trained weights) as ONNX or torch.export (.pt2)")
-    export.add_argument("spec", metavar="SPEC")
+    export.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     export.add_argument("-o", "--output", required=True, metavar="FILE", help="model.onnx or model.pt2")
     export.add_argument("--weights", metavar="W", help="a .safetensors or .pth state_dict (e.g. RUN_DIR/best/"
                                                       "model.safetensors)")
     _spec_options(export)
 
     plot = commands.add_parser("plot", help="loss and accuracy curves of a training run (needs matplotlib)")
-    plot.add_argument("run_dir", metavar="RUN_DIR")
+    plot.add_argument("run_dir", metavar="RUN_DIR", help="a directory resdsl train wrote")
     plot.add_argument("-o", "--output", required=True, metavar="FILE", help="curves.png, .svg or .pdf")
-    plot.add_argument("--dpi", type=_positive, default=120)
+    plot.add_argument("--dpi", type=_positive, default=120, help="dots per inch of a .png (default 120)")
 
 
 def _milestones(text: str) -> tuple[int, ...]:
@@ -266,7 +268,8 @@ def _with_flags(args: argparse.Namespace, build: Callable[[Any, dict[str, Any]],
         raise
 
 
-def _blame(args: argparse.Namespace, build: Callable[[Any, dict[str, Any]], Any], overrides: dict[str, Any]) -> str | None:
+def _blame(args: argparse.Namespace, build: Callable[[Any, dict[str, Any]], Any],
+           overrides: dict[str, Any]) -> str | None:
     """Which flags turn a spec that builds into one that does not (each try builds the spec again, only
     after a failure); None when the spec fails without them too."""
     given = f"--input {_shape_text(args.input)}" if args.input is not None else ""
@@ -304,17 +307,21 @@ def _warn(network: Network) -> None:
         print(format_diagnostic(warning, network.sources, "warning"), file=sys.stderr)
 
 
-def _check(args: argparse.Namespace) -> int:
-    """Every file is checked, whatever happens to the others; the exit code is the worst outcome."""
+def _check_one(spec: str, args: argparse.Namespace) -> Network | tuple[str, ...]:
     from resdsl import zoo
     from resdsl.network import check
 
+    path = zoo.resolve(spec)
+    return _with_flags(args, lambda input_shape, overrides: check(
+        path, input_shape=input_shape, max_nodes=args.max_nodes, werror=args.werror, **overrides))
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Every file is checked, whatever happens to the others; the exit code is the worst outcome."""
     for path in args.specs:
         args.note = None
         try:
-            spec = zoo.resolve(path)
-            network = _with_flags(args, lambda input_shape, overrides: check(
-                spec, input_shape=input_shape, max_nodes=args.max_nodes, werror=args.werror, **overrides))
+            network = _check_one(path, args)
         except UsageError as error:
             args.outcome = max(args.outcome, 2)
             _usage(args, error)
