@@ -8,10 +8,10 @@ exists, or when it has a folder in it or ends in ``.res``; otherwise it names a 
 'resnet50.res'
 >>> "resnet50" in names() and "cifar_resnet20" in names()
 True
->>> resolve("resnet5O")
+>>> resolve("resnet5O")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-resdsl.errors.UsageError: no such file or zoo network: resnet5O (hint: did you mean 'resnet50'? resdsl list shows the zoo)
+resdsl.errors.UsageError: no such file or zoo network: resnet5O (hint: did you mean 'resnet50'? ...)
 
 The zoo is the repository's ``examples/*.res``; a wheel carries them as ``resdsl/examples``. The first
 comment line of each names the source it follows (:func:`source`).
@@ -86,7 +86,7 @@ def missing_file_hint(spec: str) -> str | None:
     after ``pip install``, where the examples live in the package)."""
     stem = Path(spec).name.removesuffix(".res")
     if path(stem) is not None:
-        return f"the model zoo has '{stem}': give its name alone (resdsl stats {stem})"
+        return f"the model zoo has '{stem}': give its name alone, without a folder or .res"
     return None
 
 
