@@ -199,3 +199,10 @@ def test_the_api_raises_the_same_message_as_an_import_error(monkeypatch: pytest.
         resdsl.compile("resnet18")
     assert str(info.value) == TORCH_MISSING
     assert "pip install 'resdsl[torch]'" in TORCH_MISSING
+
+
+def test_the_readme_shows_the_note_as_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("$ resdsl stats vgg19 --input 3x8x8\n", 1)[1].split("```", 1)[0]
+    assert main(["stats", "vgg19", "--input", "3x8x8"]) == 1
+    assert capsys.readouterr().err == shown

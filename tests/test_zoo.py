@@ -115,3 +115,12 @@ def test_list_never_imports_torch() -> None:
                          capture_output=True, text=True, check=True)
     assert not any(line.endswith(" torch") for line in out.stderr.splitlines())
     assert "resnet152" in out.stdout
+
+
+def test_the_readme_shows_what_list_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("$ resdsl list\n", 1)[1].split("```", 1)[0].splitlines()
+    assert main(["list"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert shown[:2] == printed[:2]
+    assert all(line in printed for line in shown if line != "...")
