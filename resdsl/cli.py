@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     compare = commands.add_parser("compare", help="figures of several specs side by side",
                                   description="The figures of two or more specs side by side, each after the "
-                                              "first with its ratio to the first. --input, --set and --batch "
+                                              "first with its ratio\nto the first. --input, --set and --batch "
                                               "apply to every spec.",
                                   epilog=CONVENTIONS, formatter_class=argparse.RawDescriptionHelpFormatter)
     compare.add_argument("specs", nargs="+", metavar="SPEC", help=SPEC_HELP + "; at least two")

@@ -1,8 +1,9 @@
 """The model zoo: the example specs, shipped in the package and addressed by name, as timm's
 ``create_model("resnet50")`` is.
 
-A spec argument — on the command line or in :func:`resdsl.load` — is a file when a file of that name
-exists, or when it has a folder in it or ends in ``.res``; otherwise it names a zoo network:
+A spec argument — on the command line or a string given to :func:`resdsl.load` — is a file when a file
+of that name exists, or when it has a folder in it or ends in ``.res``; otherwise it names a zoo network
+(a :class:`~pathlib.Path` is always a file):
 
 >>> resolve("resnet50").name
 'resnet50.res'
