@@ -261,3 +261,37 @@ def render_file(graph: nx.DiGraph, path: str | Path, fmt: str | None = None, **o
     """Write the diagram; the format comes from ``fmt`` or the extension. All or nothing."""
     path = Path(path)
     return write_file(path, render(graph, fmt or path.suffix.lstrip(".").lower(), **options))
+
+
+class Diagram:
+    """A network's diagram, as :meth:`resdsl.Network.diagram` returns it: Jupyter displays it as SVG;
+    ``dot`` holds its DOT text; :meth:`render` and :meth:`save` give SVG, PNG, PDF or DOT. Made from a
+    graph whose layout stays within :data:`~resdsl.limits.MAX_DRAWN_NODES` (else a UsageError at once).
+    Without Graphviz's ``dot`` program a notebook shows this text instead of the picture, and
+    :meth:`render` raises :class:`~resdsl.errors.ResdslError` saying how to install it."""
+
+    def __init__(self, graph: nx.DiGraph, collapse: str | None = None, direction: str = "TB",
+                 shapes: bool = True) -> None:
+        self._graph = graph
+        self._options: dict[str, Any] = {"collapse": collapse, "direction": direction, "shapes": shapes}
+        self.dot = to_dot(graph, **self._options, max_nodes=MAX_DRAWN_NODES)
+
+    def render(self, fmt: str = "svg", dpi: int | None = None) -> bytes:
+        """The diagram as ``svg``, ``png``, ``pdf`` or ``dot`` bytes (see :func:`render`)."""
+        return render(self._graph, fmt, dpi, **self._options)
+
+    def save(self, path: str | Path, fmt: str | None = None, dpi: int | None = None) -> Path:
+        """Write the diagram; the format comes from ``fmt`` or the extension. All or nothing."""
+        path = Path(path)
+        return write_file(path, self.render(fmt or path.suffix.lstrip(".").lower(), dpi))
+
+    def _repr_svg_(self) -> str | None:
+        try:
+            return self.render("svg").decode()
+        except ResdslError:  # no dot program: Jupyter falls back to the text below
+            return None
+
+    def __repr__(self) -> str:
+        return (f"<Diagram of {self._graph.graph['name']} ({self.dot.count(' [label=')} nodes): .dot is its DOT "
+                f"text; .save('net.svg') draws it with Graphviz>")
+
