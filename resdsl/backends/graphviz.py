@@ -6,7 +6,10 @@ projection shortcuts dashed (the ResNet paper's Figure 3 convention); an input r
 (``upsample(to: y)``'s ``y``) is dotted; main-path edges weigh more, so
 the main path runs straight and shortcuts curve beside it. ``collapse="blocks"`` draws one node per
 block instance and folds runs of identical ones (``bottleneck(256) ×35``); ``"stages"`` one per stage.
-Every label is escaped, and the same graph always gives the same bytes.
+One drawn edge may stand for several IR edges (a block's input feeds its main path and its projection):
+it takes the main path's style. Raster output is :data:`DEFAULT_DPI` unless told (``dpi``).
+Every label is escaped, and the same graph always gives the same bytes. :class:`Diagram` is what a
+notebook displays.
 """
 
 from __future__ import annotations
