@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from resdsl.backends.table import format_table
 from resdsl.errors import ResdslError, Span
 from resdsl.network import Network, check, load
 
@@ -54,5 +55,6 @@ def optimize(model: torch.nn.Module) -> torch.nn.Module:
     return optimize_for_inference(model)
 
 
-__all__ = ["Network", "ResdslError", "Span", "check", "compile", "freeze", "load", "load_weights", "optimize"]
+__all__ = ["Network", "ResdslError", "Span", "check", "compile", "format_table", "freeze", "load", "load_weights",
+           "optimize"]
 __version__ = "0.1.0"

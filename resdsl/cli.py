@@ -145,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: every layer up to 200 nodes, else blocks)")
     render.add_argument("--direction", choices=("TB", "LR"), default="TB", help="top to bottom or left to right")
     render.add_argument("--no-shapes", action="store_true", help="leave tensor shapes off the edges")
+    render.add_argument("--dpi", type=_positive, metavar="N",
+                        help="pixels per inch of PNG output (default 192: ResNet-50 about 700 px wide)")
     _spec_options(render)
 
     compile_ = commands.add_parser("compile", help="build the PyTorch module (imports torch)",
@@ -391,7 +393,8 @@ def _render(args: argparse.Namespace) -> int:
         raise UsageError(f"-o {output}: cannot tell the format; use .svg, .png, .pdf or .dot (or --format)")
     check_writable(output)
     network = _load(args.spec, args)
-    data = render(network.graph, fmt, collapse=args.collapse, direction=args.direction, shapes=not args.no_shapes)
+    data = render(network.graph, fmt, collapse=args.collapse, direction=args.direction, shapes=not args.no_shapes,
+                  dpi=args.dpi)
     write_file(output, data)
     print(f"wrote {printable(str(output))}")
     return 0

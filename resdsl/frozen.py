@@ -131,6 +131,7 @@ def frozen(cls: T | None = None, /, *, order: bool = False) -> T | Callable[[T],
 
 
 def _frozen(cls: Any, order: bool) -> Any:
+    own_repr = "__repr__" in cls.__dict__  # written in the class body: kept, as dataclasses keeps it
     doc = cls.__doc__
     cls.__doc__ = doc or "-"  # spares dataclasses an inspect.signature() to write a docstring
     cls = dataclasses.dataclass(cls, init=False, repr=False, eq=False)  # fields only: nothing compiled
@@ -143,6 +144,8 @@ def _frozen(cls: Any, order: bool) -> Any:
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     methods = dict(__init__=init, __repr__=_repr, __eq__=_eq, __hash__=_hash,
                    __setattr__=_setattr, __delattr__=_delattr, **(_ORDER if order else {}))
+    if own_repr:
+        del methods["__repr__"]
     for name, method in methods.items():
         setattr(cls, name, method)
     cls._frozen_repr = tuple(f.name for f in fields if f.repr)

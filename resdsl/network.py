@@ -25,6 +25,7 @@ from resdsl.passes.shapes import infer_shapes
 if TYPE_CHECKING:
     import torch
 
+    from resdsl.backends.graphviz import Diagram
     from resdsl.passes.stats import Stats
 
 
@@ -111,6 +112,15 @@ class Network:
         from resdsl.backends.graphviz import to_dot
 
         return to_dot(self.graph, collapse, direction, shapes)
+
+    def diagram(self, collapse: str | None = None, direction: str = "TB", shapes: bool = True) -> Diagram:
+        """The diagram ``resdsl render`` draws; a notebook displays it (SVG, with Graphviz's ``dot``).
+        ``collapse``: ``"none"``, ``"blocks"`` or ``"stages"`` (default: every layer up to 200 nodes);
+        ``direction``: ``"TB"`` or ``"LR"``. ``.save("net.png", dpi=300)`` writes it to a file.
+        See :class:`resdsl.backends.graphviz.Diagram`."""
+        from resdsl.backends.graphviz import Diagram
+
+        return Diagram(self.graph, collapse, direction, shapes)
 
     def _repr_svg_(self) -> str | None:
         """Jupyter shows a Network as its diagram (nothing, without Graphviz's dot program)."""

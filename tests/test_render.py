@@ -119,3 +119,78 @@ def test_without_dot_binary(tmp_path: Path, monkeypatch, capsys) -> None:
 def test_usage_errors(tmp_path: Path) -> None:
     assert main(["render", "examples/resnet18.res", "-o", str(tmp_path / "net.gif")]) == 2
     assert main(["render", "examples/resnet18.res", "-o", str(tmp_path / "missing" / "net.svg")]) == 2
+
+
+def edge_styles(net: resdsl.Network, collapse: str) -> dict[tuple[str, str], str]:
+    """(source, target) tooltips → the edge's style attributes: '' for solid, 'style=dashed', ..."""
+    tooltips, edges = parsed(net.to_dot(collapse=collapse))
+    return {(tooltips[a], tooltips[b]): ", ".join(part for part in attributes.split(", ") if "style" in part)
+            for a, b, attributes in edges}
+
+
+@pytest.mark.parametrize("collapse", ["blocks", "stages"])
+def test_a_collapsed_stage_is_entered_by_its_main_path(collapse: str) -> None:
+    # layer2.0's input feeds both its main path and its projection: the drawn edge is the main path
+    net = network("resnet50")
+    styles = edge_styles(net, collapse)
+    entering = {"blocks": ("layer1.1", "layer2.0"), "stages": ("layer1", "layer2")}[collapse]
+    assert styles[entering] == ""
+    assert all(style == "" for style in styles.values())  # every shortcut lies inside a drawn unit
+    weights = re.findall(r"weight=(\d+)", net.to_dot(collapse=collapse))
+    assert set(weights) == {"10"}  # a chain of main-path edges: drawn straight
+
+
+def test_pad_on_an_unchanged_shape_is_an_identity() -> None:
+    net = network("cifar_resnet20")
+    residuals = {r["block"]: r["shortcut"] for r in net.graph.graph["residuals"]}
+    assert residuals["layer1.0"] == residuals["layer2.1"] == "identity"  # pad, but nothing to pad
+    assert residuals["layer2.0"] == residuals["layer3.0"] == "pad"  # stride 2 and more channels
+    styles = edge_styles(net, "none")
+    assert styles[("layer1.0.relu2", "layer1.1.add1")] == ""  # the identity: solid
+    assert styles[("layer1.2.relu2", "layer2.0.downsample.0")] == "style=dashed"  # a real projection
+    dashed = [pair for pair, style in styles.items() if style == "style=dashed"]
+    assert len(dashed) == 2 * 3  # per padded unit: into the subsample, into the zero pad, into the add
+    blocks = net.to_dot(collapse="blocks")
+    assert blocks.count("shortcut: pad") == 2 + 5  # 2 labels of projecting units, 5 in the folded calls
+    dot = resdsl.load("network n { input 8x8x8 residual(shortcut: pad) { conv(8) bn } }").to_dot()
+    assert "style=dashed" not in dot
+
+
+def test_a_real_projection_is_dashed() -> None:
+    styles = edge_styles(network("resnet50"), "none")
+    assert styles[("layer1.2.relu3", "layer2.0.downsample.0")] == "style=dashed"
+    assert styles[("layer2.0.downsample.1", "layer2.0.add1")] == "style=dashed"
+    assert styles[("layer2.0.relu3", "layer2.1.add1")] == ""  # the next unit's identity
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk, which always comes first."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+@pytest.mark.parametrize("collapse", ["none", "blocks", "stages"])
+def test_png_resolution(tmp_path: Path, collapse: str, capsys) -> None:
+    sizes = {}
+    for dpi in (None, "96"):
+        out = tmp_path / f"net{dpi}.png"
+        assert main(["render", "examples/resnet50.res", "-o", str(out), "--collapse", collapse,
+                     *(["--dpi", dpi] if dpi else [])]) == 0
+        sizes[dpi] = png_size(out.read_bytes())
+    (width, height), (width96, height96) = sizes[None], sizes["96"]
+    assert abs(width - 2 * width96) <= 2 and abs(height - 2 * height96) <= 2  # 192 dpi by default
+    assert width >= {"none": 600, "blocks": 450, "stages": 300}[collapse]
+    assert width96 <= 400  # what Graphviz gives by itself, too small to read
+
+
+def test_dpi_errors(tmp_path: Path, capsys) -> None:
+    assert main(["render", "examples/resnet18.res", "-o", str(tmp_path / "net.svg"), "--dpi", "300"]) == 2
+    assert "dpi" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit:
+        main(["render", "examples/resnet18.res", "-o", str(tmp_path / "net.png"), "--dpi", "0"])
+    assert exit.value.code == 2
+    assert main(["render", "examples/resnet18.res", "-o", str(tmp_path / "net.png"), "--dpi", "99999"]) == 2
+    assert list(tmp_path.iterdir()) == []
+    assert main(["render", "examples/resnet18.res", "-o", str(tmp_path / "net.dot"), "--dpi", "300"]) == 0
+    assert "dpi=300" in (tmp_path / "net.dot").read_text()
+    assert "dpi" not in network("resnet18").to_dot()

@@ -313,3 +313,14 @@ def test_optimize_leaves_the_callers_model_alone(tmp_path: Path) -> None:
     assert model.training and fast is not model
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert "bn1" in dict(model.named_modules())  # not folded away in the caller's model
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_and_channels_last(tmp_path: Path, precision: str) -> None:
+    """bf16 autocast, and fp16 with a gradient scaler, with channels_last: the run learns on a CPU and keeps
+    fp32 weights."""
+    result = train(DIGITS, "digits", tmp_path / "run", Options(epochs=2, precision=precision, channels_last=True,
+                                                               progress=False),
+                   overrides={"width": 8, "units": 1}, log=lambda line: None)
+    assert result.metrics["val_top1"] > 0.5
+    assert all(t.dtype in (torch.float32, torch.int64) for t in _weights(tmp_path / "run").values())

@@ -52,6 +52,22 @@ class Row:
 
 @frozen
 class Stats:
+    """A network's figures (see the module docstring). ``repr`` is one line; ``str`` and
+    :meth:`table` the text ``resdsl stats`` prints; Jupyter shows :meth:`to_html`.
+
+    >>> from resdsl import load
+    >>> stats = load("network tiny { input 3x32x32  conv(16) bn relu avgpool(global) flatten "
+    ...              "linear(10) }").stats()
+    >>> stats
+    Stats(tiny: 634 params, 491.68K MACs, 3x32x32 → 10)
+    >>> for line in stats.table(exact=True).splitlines()[2:6]:
+    ...     print(line)
+    stage      params  buffers     MACs    FLOPs  output  activations
+    ---------  ------  -------  -------  -------  ------  -----------
+    (network)     634       32  491,680  983,360      10       49,194
+    ---------  ------  -------  -------  -------  ------  -----------
+    """
+
     name: str
     input_shape: Shape
     output_shape: Shape
@@ -77,7 +93,36 @@ class Stats:
     layers: list[Row] = field(default_factory=list)
 
     def rows(self, by: str) -> list[Row]:
+        """The rows per ``"stage"``, ``"block"`` or ``"layer"``."""
+        if by not in ("stage", "block", "layer"):
+            raise ValueError(f"by={by!r}: rows are per 'stage', 'block' or 'layer'")
         return {"stage": self.stages, "block": self.blocks, "layer": self.layers}[by]
+
+    def table(self, by: str = "stage", exact: bool = False) -> str:
+        """The text ``resdsl stats`` prints: one row per stage (block, layer), the total, and the other
+        figures; human units (``25.56M``) unless ``exact``. See :func:`resdsl.format_table`."""
+        from resdsl.backends.table import stats_table
+
+        self.rows(by)  # a clear error for a wrong `by`
+        return stats_table(self, by, exact)
+
+    def to_html(self, by: str = "stage", exact: bool = False) -> str:
+        """:meth:`table` as an HTML table (every name escaped), each figure's exact value as its tooltip."""
+        from resdsl.backends.table import stats_html
+
+        self.rows(by)
+        return stats_html(self, by, exact)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def __repr__(self) -> str:
+        from resdsl.backends.table import stats_line
+
+        return stats_line(self)
+
+    def __str__(self) -> str:
+        return self.table()
 
     def to_dict(self) -> dict[str, Any]:
         """The ``resdsl stats --json`` object (keys documented in the README)."""
