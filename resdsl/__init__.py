@@ -1,8 +1,8 @@
 """resdsl: residual networks written as specs — checked, counted, drawn and compiled.
 
 >>> import resdsl
->>> net = resdsl.load("examples/resnet50.res")            # doctest: +SKIP
->>> net.stats().params                                    # doctest: +SKIP
+>>> net = resdsl.load("resnet50")           # a zoo network by name (resdsl list), a .res file, or spec text
+>>> net.stats().params
 25557032
 """
 
@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from resdsl.backends.table import format_table
 from resdsl.errors import ResdslError, Span
 from resdsl.network import Network, check, load
 
@@ -20,12 +21,13 @@ if TYPE_CHECKING:
 
     from resdsl.backends.torch_tools import Loaded
     from resdsl.ir.ops import Shape
-    from resdsl.passes.stats import Stats
 
 
 def compile(source: str | Path, *, zero_init_residual: bool = False, input_shape: Shape | None = None,  # noqa: A001
             **overrides: Any) -> torch.fx.GraphModule:
-    """Load a spec and build its PyTorch module (see :meth:`Network.to_module`)."""
+    """Load a spec (a zoo network's name such as ``"resnet50"``, a path, or text) and build its PyTorch
+    module (see :meth:`Network.to_module`); keywords override network parameters (``classes=10``).
+    Without torch installed, raises :class:`ImportError` saying ``pip install 'resdsl[torch]'``."""
     return load(source, input_shape=input_shape, **overrides).to_module(zero_init_residual)
 
 
@@ -53,13 +55,6 @@ def optimize(model: torch.nn.Module) -> torch.nn.Module:
     return optimize_for_inference(model)
 
 
-def __getattr__(name: str) -> Any:
-    if name == "Stats":  # on first use: resdsl check needs none of the counting passes
-        from resdsl.passes.stats import Stats
-
-        return Stats
-    raise AttributeError(f"module 'resdsl' has no attribute {name!r}")
-
-
-__all__ = ["Network", "ResdslError", "Span", "Stats", "check", "compile", "freeze", "load", "load_weights", "optimize"]
+__all__ = ["Network", "ResdslError", "Span", "check", "compile", "format_table", "freeze", "load", "load_weights",
+           "optimize"]
 __version__ = "0.1.0"

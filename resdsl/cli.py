@@ -1,5 +1,5 @@
 """The ``resdsl`` command. Only this module formats errors and chooses exit codes:
-0 success, 1 a fault in a spec, 2 a usage error."""
+0 success, 1 a fault in a spec, 2 a usage error (or PyTorch missing where ``compile`` needs it)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ import contextlib
 import gc
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from resdsl.errors import ResdslError, UsageError, format_diagnostic, format_report, printable
 from resdsl.limits import MAX_NODES, NUMBER_LIMIT
 
 if TYPE_CHECKING:
     from resdsl.network import Network
+
+T = TypeVar("T")
 
 CONVENTIONS = """\
 conventions:
@@ -65,6 +67,9 @@ def _setting(text: str) -> tuple[str, Any]:
 
 
 def _spec_options(parser: argparse.ArgumentParser) -> None:
+    """The options of every command that reads specs."""
+    parser.add_argument("--input", type=_shape, metavar="CxHxW",
+                        help="input shape, e.g. 3x160x160 (default: the spec's own 'input')")
     parser.add_argument("--set", dest="overrides", metavar="KEY=VALUE", type=_setting, action="append", default=[],
                         help="override a network parameter (repeatable), e.g. --set classes=10")
     parser.add_argument("--max-nodes", type=_positive, default=MAX_NODES, metavar="N",
@@ -73,19 +78,46 @@ def _spec_options(parser: argparse.ArgumentParser) -> None:
                         help="treat warnings as errors: print them as errors, exit 1, write nothing")
 
 
+SPEC_HELP = "a .res file, or the name of a network of the model zoo (resdsl list)"
+
+
+class _Version(argparse.Action):
+    """``--version``: looked up only when asked for (importlib.metadata costs every other command's start)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> NoReturn:
+        print(f"resdsl {version()}")
+        parser.exit()
+
+
+def version() -> str:
+    """The installed distribution's version, else (a checkout that is not installed) the package's."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("resdsl")
+    except metadata.PackageNotFoundError:
+        from resdsl import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="resdsl", description="Residual networks as text specs.")
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    parser.add_argument("--version", action=_Version, help="print resdsl's version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = commands.add_parser("check", help="parse and validate specs")
-    check.add_argument("specs", nargs="+", metavar="SPEC")
+    check.add_argument("specs", nargs="+", metavar="SPEC", help=SPEC_HELP + "; several are checked one by one")
     _spec_options(check)
 
     stats = commands.add_parser("stats", help="parameters, MACs, FLOPs, memory, depth",
                                 epilog=CONVENTIONS, formatter_class=argparse.RawDescriptionHelpFormatter)
-    stats.add_argument("spec", metavar="SPEC")
-    stats.add_argument("--input", type=_shape, metavar="CxHxW", help="input shape (default: the spec's)")
+    stats.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     stats.add_argument("--batch", type=_positive, default=1, metavar="N", help="batch size (default 1)")
     stats.add_argument("--by", choices=("stage", "block", "layer"), default="stage", help="rows (default stage)")
     stats.add_argument("--json", action="store_true", help="one JSON object instead of a table")
@@ -93,16 +125,18 @@ def build_parser() -> argparse.ArgumentParser:
     _spec_options(stats)
 
     compare = commands.add_parser("compare", help="figures of several specs side by side",
+                                  description="The figures of two or more specs side by side, each after the "
+                                              "first with its ratio\nto the first. --input, --set and --batch "
+                                              "apply to every spec.",
                                   epilog=CONVENTIONS, formatter_class=argparse.RawDescriptionHelpFormatter)
-    compare.add_argument("specs", nargs="+", metavar="SPEC")
-    compare.add_argument("--input", type=_shape, metavar="CxHxW")
-    compare.add_argument("--batch", type=_positive, default=1, metavar="N")
-    compare.add_argument("--exact", action="store_true")
-    compare.add_argument("--json", action="store_true")
+    compare.add_argument("specs", nargs="+", metavar="SPEC", help=SPEC_HELP + "; at least two")
+    compare.add_argument("--batch", type=_positive, default=1, metavar="N", help="batch size (default 1)")
+    compare.add_argument("--exact", action="store_true", help="full integers instead of 25.56M")
+    compare.add_argument("--json", action="store_true", help="a JSON list of each spec's stats object")
     _spec_options(compare)
 
     render = commands.add_parser("render", help="draw the network with Graphviz")
-    render.add_argument("spec", metavar="SPEC")
+    render.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     render.add_argument("-o", "--output", required=True, metavar="FILE",
                         help="out.svg, out.png, out.pdf or out.dot (the format follows the extension)")
     render.add_argument("--format", choices=("svg", "png", "pdf", "dot"), help="override the extension")
@@ -112,17 +146,23 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--direction", choices=("TB", "LR"), default="TB", help="top to bottom or left to right")
     render.add_argument("--no-shapes", action="store_true", help="leave tensor shapes off the edges")
     render.add_argument("--dpi", type=_positive, metavar="N",
-                        help="a PNG's resolution (default: 192, up to 384 to make a narrow diagram 800 px wide)")
-    render.add_argument("--input", type=_shape, metavar="CxHxW")
+                        help="pixels per inch of PNG output (default 192: ResNet-50 about 700 px wide)")
     _spec_options(render)
 
     compile_ = commands.add_parser("compile", help="build the PyTorch module (imports torch)",
                                    description="Without -o: build the module on the meta device (no memory "
                                                "used) and summarize it. With -o FILE.py: write a standalone "
                                                "PyTorch source file.")
-    compile_.add_argument("spec", metavar="SPEC")
+    compile_.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     compile_.add_argument("-o", "--output", metavar="FILE.py", help="write standalone PyTorch source here")
     _spec_options(compile_)
+
+    zoo = commands.add_parser("list", help="the model zoo: networks to give by name",
+                              description="The networks of the model zoo, which every command takes by name "
+                                          "(resdsl stats resnet50), with their parameters and MACs at their "
+                                          "own input and the source each follows.")
+    zoo.add_argument("--json", action="store_true", help="a JSON list instead of a table")
+    zoo.add_argument("--exact", action="store_true", help="full integers instead of 25.56M")
     _train_parsers(commands)
     return parser
 
@@ -141,24 +181,25 @@ def _train_parsers(commands: Any) -> None:
                        help="digits, synthetic, a cifar-10-batches-py / cifar-100-python folder, or an ImageFolder")
     train.add_argument("--out", metavar="RUN_DIR", help="a new (or empty) run directory")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint")
-    train.add_argument("--epochs", type=_positive, metavar="N")
+    train.add_argument("--epochs", type=_positive, metavar="N", help="passes over the training set")
     train.add_argument("--batch-size", type=_positive, metavar="N", help="the global batch")
-    train.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
+    train.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd", help="SGD with momentum, or AdamW")
     train.add_argument("--lr", type=float, metavar="LR", help="peak learning rate")
-    train.add_argument("--momentum", type=float, default=0.9)
+    train.add_argument("--momentum", type=float, default=0.9, help="SGD's momentum")
     train.add_argument("--nesterov", action="store_true", help="Nesterov momentum (SGD)")
     train.add_argument("--weight-decay", type=float, metavar="WD", help="on weights only, never biases or norms")
-    train.add_argument("--schedule", choices=("cosine", "step", "constant"))
+    train.add_argument("--schedule", choices=("cosine", "step", "constant"), help="how the learning rate falls")
     train.add_argument("--milestones", type=_milestones, metavar="E1,E2", help="epochs where step multiplies by gamma")
-    train.add_argument("--gamma", type=float, default=0.1)
+    train.add_argument("--gamma", type=float, default=0.1, help="what step multiplies the learning rate by")
     train.add_argument("--warmup-epochs", type=float, default=0.0, metavar="E", help="linear warmup")
-    train.add_argument("--label-smoothing", type=float, default=0.0, metavar="S")
-    train.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
-    train.add_argument("--channels-last", action="store_true")
+    train.add_argument("--label-smoothing", type=float, default=0.0, metavar="S", help="in [0, 1)")
+    train.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+                       help="autocast to bf16 or fp16 (with loss scaling), or fp32 throughout")
+    train.add_argument("--channels-last", action="store_true", help="NHWC memory format for model and images")
     train.add_argument("--compile", action="store_true", help="torch.compile the model")
     train.add_argument("--workers", type=int, default=0, metavar="N", help="data loading processes")
     train.add_argument("--device", default="auto", help="auto, cpu, cuda")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0, help="the random seed: initialization and batches")
     train.add_argument("--init-from", metavar="CKPT", help="start from these weights (.pth read weights_only, or "
                                                            ".safetensors); DDP's module. prefix is stripped")
     train.add_argument("--ignore", action="append", default=[], metavar="GLOB", help="checkpoint keys to skip")
@@ -169,25 +210,24 @@ def _train_parsers(commands: Any) -> None:
     train.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across processes")
     train.add_argument("--checkpoint-every", type=int, default=0, metavar="STEPS",
                        help="also checkpoint within epochs")
-    train.add_argument("--synthetic-size", type=_positive, default=1024, metavar="N")
+    train.add_argument("--synthetic-size", type=_positive, default=1024, metavar="N",
+                       help="images in --data synthetic")
     train.add_argument("--nproc", type=_positive, metavar="N", help="launch N processes with torchrun")
     train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="a progress bar (default: when stdout is a terminal)")
-    train.add_argument("--input", type=_shape, metavar="CxHxW")
     _spec_options(train)
 
     export = commands.add_parser("export", help="the network (with trained weights) as ONNX or torch.export (.pt2)")
-    export.add_argument("spec", metavar="SPEC")
+    export.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     export.add_argument("-o", "--output", required=True, metavar="FILE", help="model.onnx or model.pt2")
     export.add_argument("--weights", metavar="W", help="a .safetensors or .pth state_dict (e.g. RUN_DIR/best/"
                                                       "model.safetensors)")
-    export.add_argument("--input", type=_shape, metavar="CxHxW")
     _spec_options(export)
 
     plot = commands.add_parser("plot", help="loss and accuracy curves of a training run (needs matplotlib)")
-    plot.add_argument("run_dir", metavar="RUN_DIR")
+    plot.add_argument("run_dir", metavar="RUN_DIR", help="a directory resdsl train wrote")
     plot.add_argument("-o", "--output", required=True, metavar="FILE", help="curves.png, .svg or .pdf")
-    plot.add_argument("--dpi", type=_positive, default=120)
+    plot.add_argument("--dpi", type=_positive, default=120, help="dots per inch of a .png (default 120)")
 
 
 def _milestones(text: str) -> tuple[int, ...]:
@@ -197,12 +237,69 @@ def _milestones(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"'{text}' is not epochs like 82,123") from None
 
 
-def _load(path: str, args: argparse.Namespace) -> Network:
+def _load(spec: str, args: argparse.Namespace) -> Network:
+    """The network a spec argument (a file or a zoo name) describes, built with the flags."""
+    from resdsl import zoo
     from resdsl.network import load
 
-    network = load(Path(path), max_nodes=args.max_nodes, werror=args.werror, **dict(args.overrides))
+    path = zoo.resolve(spec)
+    network = _with_flags(args, lambda input_shape, overrides: load(path, input_shape=input_shape,
+                                                                     max_nodes=args.max_nodes, werror=args.werror,
+                                                                     **overrides))
     _warn(network)
     return network
+
+
+def _with_flags(args: argparse.Namespace, build: Callable[[Any, dict[str, Any]], T]) -> T:
+    """``build(input_shape, overrides)`` with ``--input`` and ``--set``. A value the network cannot take
+    is a usage error that names its flag; a fault in the spec that only the flags bring out is reported
+    in the spec, with a note (``args.note``) naming the flags."""
+    from resdsl.lower.network import OverrideError
+
+    overrides = dict(args.overrides)
+    try:
+        return build(args.input, overrides)
+    except OverrideError as error:
+        flag = f"--input {_shape_text(args.input)}" if error.key is None else \
+            f"--set {error.key}={_value_text(overrides.get(error.key))}"
+        raise UsageError(f"{flag}: {error.message}", None, error.hint) from None
+    except UsageError:
+        raise
+    except ResdslError:
+        args.note = _blame(args, build, overrides)
+        raise
+
+
+def _blame(args: argparse.Namespace, build: Callable[[Any, dict[str, Any]], Any],
+           overrides: dict[str, Any]) -> str | None:
+    """Which flags turn a spec that builds into one that does not (each try builds the spec again, only
+    after a failure); None when the spec fails without them too."""
+    given = f"--input {_shape_text(args.input)}" if args.input is not None else ""
+    sets = " ".join(f"--set {key}={_value_text(value)}" for key, value in overrides.items())
+    tries = []  # (input shape, overrides, the flags left out, what the spec builds with instead)
+    if args.input is not None:
+        tries.append((None, overrides, given, "at its own input, {own}"))
+    if overrides:
+        tries.append((args.input, {}, sets, "with its own defaults"))
+    if args.input is not None and overrides:
+        tries.append((None, {}, f"{given} {sets}", "at its own input, {own}, and with its own defaults"))
+    for input_shape, settings, flags, instead in tries:
+        try:
+            built = build(input_shape, settings)
+        except ResdslError:
+            continue
+        own = getattr(built, "input_shape", None)
+        return f"this comes from {flags}: the spec builds {instead.format(own=_shape_text(own or ()))}"
+    return None
+
+
+def _shape_text(shape: Sequence[int]) -> str:
+    return "x".join(map(str, shape))
+
+
+def _value_text(value: Any) -> str:
+    """A ``--set`` value as it was written (``true``, ``1.5``, ``pad``)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _warn(network: Network) -> None:
@@ -212,13 +309,21 @@ def _warn(network: Network) -> None:
         print(format_diagnostic(warning, network.sources, "warning"), file=sys.stderr)
 
 
+def _check_one(spec: str, args: argparse.Namespace) -> Network | tuple[str, ...]:
+    from resdsl import zoo
+    from resdsl.network import check
+
+    path = zoo.resolve(spec)
+    return _with_flags(args, lambda input_shape, overrides: check(
+        path, input_shape=input_shape, max_nodes=args.max_nodes, werror=args.werror, **overrides))
+
+
 def _check(args: argparse.Namespace) -> int:
     """Every file is checked, whatever happens to the others; the exit code is the worst outcome."""
     for path in args.specs:
+        args.note = None
         try:
-            from resdsl.network import check
-
-            network = check(Path(path), max_nodes=args.max_nodes, werror=args.werror, **dict(args.overrides))
+            network = _check_one(path, args)
         except UsageError as error:
             args.outcome = max(args.outcome, 2)
             _usage(args, error)
@@ -227,7 +332,7 @@ def _check(args: argparse.Namespace) -> int:
             if args.debug:
                 raise
             args.outcome = max(args.outcome, 1)
-            _report(error)
+            _report(error, args.note)
             continue
         if isinstance(network, tuple):
             print(f"{path}: library ok: {len(network)} block{'s' if len(network) != 1 else ''} "
@@ -260,7 +365,7 @@ def _json(value: object) -> str:
 def _stats(args: argparse.Namespace) -> int:
     from resdsl.backends.table import stats_table
 
-    stats = _load(args.spec, args).stats(args.input, args.batch)
+    stats = _load(args.spec, args).stats(None, args.batch)
     print(_json(stats.to_dict()) if args.json else stats_table(stats, args.by, args.exact))
     return 0
 
@@ -270,7 +375,7 @@ def _compare(args: argparse.Namespace) -> int:
 
     if len(args.specs) < 2:
         raise UsageError("compare needs at least two specs")
-    all_stats = [_load(path, args).stats(args.input, args.batch) for path in args.specs]
+    all_stats = [_load(path, args).stats(None, args.batch) for path in args.specs]
     if args.json:
         print(_json([s.to_dict() for s in all_stats]))
     else:
@@ -287,7 +392,7 @@ def _render(args: argparse.Namespace) -> int:
     if fmt not in FORMATS:
         raise UsageError(f"-o {output}: cannot tell the format; use .svg, .png, .pdf or .dot (or --format)")
     check_writable(output)
-    network = _load(args.spec, args).with_input(args.input)
+    network = _load(args.spec, args)
     data = render(network.graph, fmt, collapse=args.collapse, direction=args.direction, shapes=not args.no_shapes,
                   dpi=args.dpi)
     write_file(output, data)
@@ -311,6 +416,12 @@ def _compile(args: argparse.Namespace) -> int:
               f"{network.stats().params:,} parameters")
         return 0
     network = _load(args.spec, args)
+    from resdsl.backends.torch_module import require_torch
+
+    try:
+        require_torch()
+    except ImportError as error:  # not the spec's fault: the environment's, told like a usage error
+        raise UsageError(str(error)) from None
     import torch
 
     from resdsl.backends.torch_tools import summary
@@ -371,7 +482,7 @@ def _launch(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from resdsl.backends.export import export
 
-    network = _load(args.spec, args).with_input(args.input)
+    network = _load(args.spec, args)
     difference = export(network, args.output, args.weights)
     checker = "onnxruntime" if args.output.endswith(".onnx") else "torch.export.load"
     print(f"wrote {printable(args.output)}: outputs within {difference:.1e} of PyTorch's (checked with {checker})")
@@ -386,8 +497,24 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report(error: ResdslError) -> None:
+def _list(args: argparse.Namespace) -> int:
+    from resdsl import zoo
+
+    entries = zoo.catalog()
+    if args.json:
+        print(_json([entry.to_dict() for entry in entries]))
+    else:
+        from resdsl.backends.table import zoo_table
+
+        print(zoo_table(entries, args.exact))
+    return 0
+
+
+def _report(error: ResdslError, note: str | None = None) -> None:
+    """A fault in a spec, and where the flags brought it out, a note that says so."""
     print(format_report(error), file=sys.stderr)
+    if note:
+        print(printable(f"note: {note}"), file=sys.stderr)
 
 
 def _usage(args: argparse.Namespace, error: UsageError) -> None:
@@ -399,7 +526,7 @@ def _usage(args: argparse.Namespace, error: UsageError) -> None:
 
 
 COMMANDS = {"check": _check, "stats": _stats, "compare": _compare, "render": _render, "compile": _compile,
-            "train": _train, "plot": _plot, "export": _export}
+            "train": _train, "plot": _plot, "export": _export, "list": _list}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -410,6 +537,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = None if argv is None else list(argv)
     args.outcome = 0  # the exit code so far: commands raise it before they print a failure
+    args.note = None  # what the flags had to do with a fault in a spec (see _with_flags)
     try:
         try:
             args.outcome = max(args.outcome, COMMANDS[args.command](args))
@@ -420,7 +548,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.outcome = max(args.outcome, 1)
             if args.debug:
                 raise
-            _report(error)
+            _report(error, args.note)
         if sys.stdout is not None:
             sys.stdout.flush()
     except BrokenPipeError:  # the reader stopped early: what the command found still decides

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
+from resdsl import zoo
 from resdsl.errors import ResdslError, UsageError
 from resdsl.frontend import ast
 from resdsl.frontend.loader import Loader
@@ -24,7 +25,7 @@ from resdsl.passes.shapes import infer_shapes
 if TYPE_CHECKING:
     import torch
 
-    from resdsl.backends.diagram import Diagram
+    from resdsl.backends.graphviz import Diagram
     from resdsl.passes.stats import Stats
 
 
@@ -99,9 +100,11 @@ class Network:
         """A trainable PyTorch module (imports torch): submodule paths are the IR node names.
 
         ``zero_init_residual`` zeroes the last batch norm of each residual branch (Goyal et al. 2017).
+        Without torch installed, raises :class:`ImportError` saying ``pip install 'resdsl[torch]'``.
         """
-        from resdsl.backends.torch_module import build_module
+        from resdsl.backends.torch_module import build_module, require_torch
 
+        require_torch()  # an ImportError that says what to install, rather than torch's own
         return build_module(self.graph, zero_init_residual)
 
     def to_dot(self, collapse: str | None = None, direction: str = "TB", shapes: bool = True) -> str:
@@ -111,16 +114,20 @@ class Network:
         return to_dot(self.graph, collapse, direction, shapes)
 
     def diagram(self, collapse: str | None = None, direction: str = "TB", shapes: bool = True) -> Diagram:
-        """The diagram ``resdsl render`` draws, as an object a notebook displays (SVG) and that writes
-        files (``.save("net.png", dpi=200)``); see :class:`resdsl.backends.diagram.Diagram`."""
-        from resdsl.backends.diagram import Diagram
+        """The diagram ``resdsl render`` draws; a notebook displays it (SVG, with Graphviz's ``dot``).
+        ``collapse``: ``"none"``, ``"blocks"`` or ``"stages"`` (default: every layer up to 200 nodes);
+        ``direction``: ``"TB"`` or ``"LR"``. ``.save("net.png", dpi=300)`` writes it to a file.
+        See :class:`resdsl.backends.graphviz.Diagram`."""
+        from resdsl.backends.graphviz import Diagram
 
         return Diagram(self.graph, collapse, direction, shapes)
 
     def _repr_svg_(self) -> str | None:
-        """Jupyter shows a Network as its default diagram (as text, without Graphviz's dot program)."""
+        """Jupyter shows a Network as its diagram (nothing, without Graphviz's dot program)."""
+        from resdsl.backends.graphviz import render
+
         try:
-            return self.diagram().to_svg()
+            return render(self.graph, "svg").decode()
         except ResdslError:
             return None
 
@@ -171,7 +178,7 @@ def _looks_like_text(source: str) -> bool:
 def _read(loader: Loader, source: str | Path) -> tuple[ast.SourceFile, Namespace]:
     """Parse a spec and its imports: its syntax tree and the blocks visible at its top level."""
     if isinstance(source, Path) or not _looks_like_text(source):
-        path = Path(source)
+        path = source if isinstance(source, Path) else zoo.resolve(source)  # a file, else a zoo network's name
         parsed = loader.parse_text(loader.read(path), str(path))
         directory = path.resolve().parent
     else:
@@ -183,8 +190,9 @@ def _read(loader: Loader, source: str | Path) -> tuple[ast.SourceFile, Namespace
 
 def load(source: str | Path, *, input_shape: Shape | None = None, max_nodes: int = MAX_NODES,
          werror: bool = False, **overrides: Any) -> Network:
-    """Parse, lower and shape-check a spec given as a path or as text; keyword arguments override
-    network parameters. ``werror``: the spec's warnings (:attr:`Network.warnings`) are errors.
+    """Parse, lower and shape-check a spec given as a path, a zoo network's name (``"resnet50"``; see
+    :mod:`resdsl.zoo`) or text; keyword arguments override network parameters. ``werror``: the spec's
+    warnings (:attr:`Network.warnings`) are errors.
 
     >>> net = load("network tiny(classes: 10) { input 3x32x32  conv(16) bn relu "
     ...            "avgpool(global) flatten linear(classes) }", classes=5)

@@ -165,7 +165,8 @@ def test_another_input_shape_reports_like_check(capsys: pytest.CaptureFixture[st
         f"note: in block 'head' ({spec}:1:1), instance head1, at line 1",
         "    block head { avgpool(k: 7) flatten }",
         "                 ^^^^^^^^^^^^^",
-        "hint: use a smaller kernel, or avgpool(global)"]
+        "hint: use a smaller kernel, or avgpool(global)",
+        "note: this comes from --input 3x4x4: the spec builds at its own input, 3x32x32"]
 
 
 def test_a_block_written_as_an_argument_is_called_where_it_is_written(capsys: pytest.CaptureFixture[str],

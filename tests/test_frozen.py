@@ -101,15 +101,6 @@ def test_slotted_class_stores_through_setattr():
         ours(1, 2).a = 3
 
 
-def test_a_class_keeps_its_own_repr():
-    """As with dataclasses: a ``__repr__`` written in the class stays (``Stats`` shows a one-line summary)."""
-    body = {"__annotations__": {"a": "int"}, "__repr__": lambda self: f"<{self.a}>"}
-    ours, theirs = twins(dict(body))
-    assert repr(ours(1)) == repr(theirs(1)) == "<1>"
-    plain, _ = twins({"__annotations__": {"a": "int"}})
-    assert repr(plain(1)) == "C(a=1)"
-
-
 @frozen
 class Point:
     x: int

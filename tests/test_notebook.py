@@ -1,17 +1,17 @@
-"""A notebook run by a real Jupyter kernel (nbclient, ipykernel): ``net.stats()`` shows an HTML table,
-``net`` and ``net.diagram(...)`` an SVG diagram, ``repr`` one line, ``print`` the ``resdsl stats`` table."""
+"""Jupyter: a notebook that loads a spec shows its stats as an HTML table and its diagram as SVG.
+
+The notebook runs in a real kernel (nbclient, ipykernel) started from this interpreter, with the
+repository first on its path, so it tests this checkout whatever is installed."""
 
 from __future__ import annotations
 
 import json
 import sys
 import xml.etree.ElementTree as ET
-from html import escape
 from pathlib import Path
 
 import nbformat
-from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager
+import pytest
 from nbclient import NotebookClient
 
 import resdsl
@@ -21,101 +21,99 @@ from resdsl.backends.table import human
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def kernel(tmp_path: Path) -> KernelManager:
-    """A kernel of this very interpreter, whatever kernel specs the machine has installed."""
-    spec = tmp_path / "kernels" / "resdsl-test"
+@pytest.fixture
+def kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A kernel spec running this interpreter, found first on JUPYTER_PATH."""
+    spec = tmp_path / "jupyter" / "kernels" / "resdsl-test"
     spec.mkdir(parents=True)
-    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "resdsl test", "language": "python"}))
-    specs = KernelSpecManager(kernel_dirs=[str(spec.parent)], allowed_kernelspecs={"resdsl-test"})
-    return KernelManager(kernel_name="resdsl-test", kernel_spec_manager=specs)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "resdsl test", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    return "resdsl-test"
 
 
-def outputs(cell: nbformat.NotebookNode, output_type: str) -> list[nbformat.NotebookNode]:
-    return [output for output in cell.outputs if output.output_type == output_type]
+def execute(cells: list[str], kernel: str, cwd: Path) -> list[list[dict]]:
+    """Run code cells in a fresh kernel; each cell's outputs."""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    NotebookClient(notebook, timeout=120, startup_timeout=120, kernel_name=kernel,
+                   resources={"metadata": {"path": str(cwd)}}).execute()
+    return [cell.outputs for cell in notebook.cells]
 
 
-def svg_of(cell: nbformat.NotebookNode) -> ET.Element:
-    (result,) = outputs(cell, "execute_result")
-    return ET.fromstring(result.data["image/svg+xml"])
+def result(outputs: list[dict]) -> dict[str, str]:
+    (shown,) = [output for output in outputs if output["output_type"] == "execute_result"]
+    return shown["data"]
 
 
-def test_notebook_shows_the_stats_table_and_the_diagram(tmp_path: Path) -> None:
-    spec = ROOT / "examples" / "resnet18.res"
-    sources = [
-        # the checkout under test, wherever the kernel starts and whatever resdsl is installed
-        f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nimport resdsl\nprint(sys.executable)\nprint(resdsl.__file__)",
-        f"net = resdsl.load({str(spec)!r})\nstats = net.stats()\nstats",
+def test_notebook_shows_the_stats_table_and_the_diagram(kernel: str, tmp_path: Path) -> None:
+    path = ROOT / "examples" / "resnet50.res"
+    outputs = execute([
+        f"import sys; sys.path.insert(0, {str(ROOT)!r})\nimport resdsl\nnet = resdsl.load({str(path)!r})",
+        "net.stats()",
+        "net.diagram(collapse='blocks')",
         "net",
-        "net.diagram(collapse='stages')",
-        "print(stats)",
-    ]
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in sources])
-    NotebookClient(notebook, km=kernel(tmp_path), timeout=60,
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    setup, table, network, stages, printed = notebook.cells
+    ], kernel, tmp_path)
+    assert not any(output["output_type"] == "error" for cell in outputs for output in cell)
+    stats = resdsl.load(path).stats()
 
-    executable, module = outputs(setup, "stream")[0].text.split()
-    assert Path(executable) == Path(sys.executable)
-    assert Path(module).is_relative_to(ROOT / "resdsl")
+    table = result(outputs[1])
+    assert table["text/plain"] == repr(stats) == f"Stats(resnet50: {human(stats.params)} params, " \
+                                                 f"{human(stats.macs)} MACs, 3x224x224 → 1000)"
+    html = table["text/html"]
+    assert "<table>" in html and "</table>" in html
+    assert f'title="{stats.params:,}">{human(stats.params)}</th>' in html  # the total, exact on hover
+    assert all(f"<td style=\"text-align:left\">{row.name}</td>" in html for row in stats.stages)
+    assert "receptive field" in html and f"{stats.receptive_field} px" in html
 
-    net = resdsl.load(spec)
-    stats = net.stats()
-    (result,) = outputs(table, "execute_result")
-    html, text = result.data["text/html"], result.data["text/plain"]
-    assert "<table>" in html and html.count("<tr") == len(stats.stages) + 2 + 6  # header, total, summary lines
-    assert f'title="{stats.params:,}">{escape(human(stats.params))}</th>' in html  # the total's params, 11.69M
-    assert all(f">{escape(row.name)}</td>" in html for row in stats.stages)
-    assert text == repr(stats) == "Stats(resnet18: 11.69M params, 1.82G MACs, 3x224x224 → 1000, batch 1)"
-
-    drawn = svg_of(network)  # the default diagram: every layer
-    assert sum(1 for g in drawn.iter(f"{SVG}g") if g.get("class") == "node") == len(net.graph)
-    folded = svg_of(stages)
-    labels = {t.text for g in folded.iter(f"{SVG}g") if g.get("class") == "node" for t in g.iter(f"{SVG}text")}
-    assert {"layer1", "layer4", "head"} <= labels and len(labels) < len(net.graph)
-
-    assert outputs(printed, "stream")[0].text == stats.table() + "\n"
+    blocks = ET.fromstring(result(outputs[2])["image/svg+xml"])
+    texts = {text.text for text in blocks.iter(f"{SVG}text")}
+    assert "bottleneck(256) ×5" in texts and "layer3.1 – layer3.5" in texts
+    expanded = ET.fromstring(result(outputs[3])["image/svg+xml"])
+    nodes = sum(1 for group in expanded.iter(f"{SVG}g") if group.get("class") == "node")
+    assert nodes == len(resdsl.load(path).graph)
 
 
-def test_stats_display_escapes_every_name() -> None:
-    """Names come from specs, which may be hostile: the HTML escapes them (and everything else)."""
-    from dataclasses import replace
-    from html.parser import HTMLParser
+def test_stats_repr_is_one_line_and_str_is_the_cli_table(capsys: pytest.CaptureFixture[str]) -> None:
+    net = resdsl.load(ROOT / "examples" / "fpn_resnet50.res")
+    stats = net.stats(batch=2)
+    outputs = ", ".join(f"{name} {'x'.join(map(str, shape))}" for name, shape in stats.outputs.items())
+    assert repr(stats) == f"Stats(fpn_resnet50: {human(stats.params)} params, {human(stats.macs)} MACs, " \
+                          f"3x224x224 → {outputs}, batch 2)"
+    from resdsl.cli import main
 
-    stats = resdsl.load(ROOT / "examples" / "cifar_resnet20.res").stats()
-    hostile = '<script>alert("x")</script>&'
-    evil = replace(stats, name=hostile, stages=[replace(row, name=hostile + row.name) for row in stats.stages],
-                   outputs={hostile: stats.output_shape})
-    html = evil.to_html()
-    assert "<script>" not in html and escape(hostile) in html
-
-    class Cells(HTMLParser):
-        def __init__(self) -> None:
-            super().__init__()
-            self.text: list[str] = []
-
-        def handle_data(self, data: str) -> None:
-            self.text.append(data)
-
-    cells = Cells()
-    cells.feed(html)
-    assert [hostile + row.name for row in stats.stages] == [t for t in cells.text if t.startswith(hostile)][1:]
+    assert main(["stats", "examples/fpn_resnet50.res", "--batch", "2", "--by", "block"]) == 0
+    assert capsys.readouterr().out == stats.table("block") + "\n"
+    assert str(stats) == stats.table()
+    with pytest.raises(ValueError, match="stage"):
+        stats.table("row")
 
 
-def test_stats_table_api() -> None:
-    stats = resdsl.load(ROOT / "examples" / "resnet50.res").stats(batch=2)
-    assert str(stats) == stats.table() and stats.table().splitlines()[0] == "resnet50: 3x224x224 → 1000, batch 2"
-    lines = stats.table(by="block", exact=True).splitlines()
-    assert lines[2].split()[:2] == ["block", "params"]
-    rows = lines[4:4 + len(stats.blocks)]
-    assert [line.split()[:2] for line in rows] == [[row.name, f"{row.params:,}"] for row in stats.blocks]
-    assert lines[5 + len(stats.blocks)].split()[:2] == ["total", f"{stats.params:,}"]  # under a rule
-    assert f"<td style=\"text-align: right\">{stats.blocks[1].params:,}</td>" in stats.to_html(by="block", exact=True)
-    assert repr(stats) == "Stats(resnet50: 25.56M params, 8.22G MACs, 3x224x224 → 1000, batch 2)"
-    assert len(repr(resdsl.load(ROOT / "examples" / "fpn_resnet50.res").stats())) < 100  # → 5 outputs
-    try:
-        stats.table(by="stages")
-    except resdsl.ResdslError as error:
-        assert error.message == "by='stages': rows go by one of stage, block, layer"
-    else:
-        raise AssertionError("an unknown kind of row is an error")
+def test_stats_html_escapes_names() -> None:
+    hostile = '<script>alert("x")</script>'
+    stats = resdsl.load("network n { input 3x8x8 stage s { conv(4) bn relu } }").stats()
+    stats = type(stats)(**{**stats.__dict__, "name": hostile,
+                           "stages": [type(row)(**{**row.__dict__, "name": hostile}) for row in stats.stages]})
+    html = stats.to_html(exact=True)
+    assert "<script>" not in html and html.count("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;") == 2
+    assert html.count("<tr>") == 1 + len(stats.stages) + 1 + 6  # header, rows, total, summary lines
+    assert " title=" not in html  # exact figures: no tooltip repeats them
+
+
+def test_format_table_is_public() -> None:
+    assert resdsl.format_table(["a", "n"], [["x", 1], ["yy", 22]]) == "a    n\n--  --\nx    1\nyy  22"
+    assert resdsl.format_table(["a", "b"], [["x", "y"]], "><") == "a  b\n-  -\nx  y"
+    with pytest.raises(ValueError):
+        resdsl.format_table(["a", "b"], [["x"]])
+
+
+def test_diagram_without_dot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    diagram = resdsl.load(ROOT / "examples" / "resnet18.res").diagram(collapse="stages", direction="LR")
+    assert "rankdir=LR" in diagram.dot and diagram.dot.count(" [label=") == 1 + 6
+    assert diagram.render("png", dpi=50)[:4] == b"\x89PNG"
+    monkeypatch.setenv("PATH", str(tmp_path))  # no dot here
+    assert diagram._repr_svg_() is None  # a notebook shows the text instead
+    assert repr(diagram).startswith("<Diagram of resnet18 (7 nodes)")
+    with pytest.raises(resdsl.ResdslError, match="not installed"):
+        diagram.save(tmp_path / "net.svg")
+    assert diagram.save(tmp_path / "net.dot").read_text() == diagram.dot

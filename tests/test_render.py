@@ -4,7 +4,6 @@ shapes on edges, determinism, escaping, and a clear error without Graphviz."""
 from __future__ import annotations
 
 import re
-import struct
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 
 import resdsl
 from conftest import EXAMPLES, ROOT
-from resdsl.backends.graphviz import RASTER_MAX_SIDE, quote, render
+from resdsl.backends.graphviz import quote, render
 from resdsl.cli import main
 from resdsl.ir.ops import format_shape
 
@@ -69,58 +68,6 @@ def test_collapse_levels_resnet152() -> None:
     assert network("resnet50").to_dot() == network("resnet50").to_dot(collapse="none")
 
 
-def styled_edges(dot: str) -> dict[tuple[str, str], str]:
-    """(source tooltip, target tooltip) → the drawn edge's attributes."""
-    tooltips, edges = parsed(dot)
-    return {(tooltips[a], tooltips[b]): attributes for a, b, attributes in edges}
-
-
-@pytest.mark.parametrize("collapse", ["blocks", "stages"])
-def test_collapsed_main_path_into_a_stage_is_solid(collapse: str) -> None:
-    """The tensor entering a stage's first block feeds its main path and its projection: the main path's
-    style wins (solid, straight); dashed stays for projections, which live inside the blocks here."""
-    net = network("resnet50")
-    edges = styled_edges(net.to_dot(collapse=collapse))
-    into_layer2 = edges[("layer1.1", "layer2.0")] if collapse == "blocks" else edges[("layer1", "layer2")]
-    assert "style" not in into_layer2 and "weight=10" in into_layer2
-    assert [edge for edge in edges.values() if "style=dashed" in edge] == []
-    assert all("weight=10" in attributes for attributes in edges.values())  # a chain: every edge is the main path
-    # The IR edges it joins: the main path and the projection's input.
-    kinds = {net.graph.edges["layer1.2.relu3", target]["kind"] for target in net.graph.successors("layer1.2.relu3")}
-    assert kinds == {"main", "projection"}
-
-
-def test_pad_shortcut_without_a_change_is_an_identity() -> None:
-    """`shortcut: pad` where the shape stays makes no node: the shortcut is the identity, drawn solid; where
-    the shape changes it subsamples and pads, drawn dashed."""
-    net = network("cifar_resnet20")
-    assert [r["shortcut"] for r in net.graph.graph["residuals"]] == ["identity"] * 3 + (["pad"] + ["identity"] * 2) * 2
-    edges = styled_edges(net.to_dot(collapse="none"))
-    identity = edges[("layer1.0.relu2", "layer1.1.add1")]
-    assert "style" not in identity and 'color="#333333"' in identity
-    into_adds = {b: attributes for (a, b), attributes in edges.items() if net.graph.nodes[b]["op"].kind == "add"
-                 and net.graph.edges[a, b]["kind"] != "main"}
-    assert sorted(b for b, attributes in into_adds.items() if "style=dashed" in attributes) == \
-        ["layer2.0.add1", "layer3.0.add1"]
-    blocks = net.to_dot(collapse="blocks")
-    assert blocks.count("\\nshortcut: pad") == 2 and "layer2.0\\nshortcut: pad" in blocks
-    inline = resdsl.load("network n { input 8x8x8  residual(shortcut: pad) { conv(8) bn }  "
-                         "residual(shortcut: pad) { conv(16, stride: 2) bn } }")
-    kinds = [inline.graph.edges[a, b]["kind"] for a, b in inline.graph.in_edges(["add1", "add2"])]
-    assert sorted(kinds) == ["main", "main", "projection", "skip"]
-    edges = styled_edges(inline.to_dot(collapse="none"))
-    assert "style" not in edges[("input", "add1")] and "style=dashed" in edges[("downsample2.1", "add2")]
-
-
-def test_projection_shortcuts_are_dashed() -> None:
-    net = network("resnet50")
-    edges = styled_edges(net.to_dot(collapse="none"))
-    assert "style=dashed" in edges[("layer1.2.relu3", "layer2.0.downsample.0")]
-    assert "style=dashed" in edges[("layer2.0.downsample.1", "layer2.0.add1")]
-    assert "style" not in edges[("layer1.2.relu3", "layer2.0.conv1")]
-    assert "style" not in edges[("layer2.0.relu3", "layer2.1.add1")]  # an identity shortcut
-
-
 def test_dot_is_deterministic(golden) -> None:
     first = network("resnet18").to_dot()
     assert first == network("resnet18").to_dot()
@@ -167,9 +114,6 @@ def test_without_dot_binary(tmp_path: Path, monkeypatch, capsys) -> None:
     assert list(tmp_path.iterdir()) == []  # no partial file
     assert main(["render", "examples/resnet18.res", "-o", str(tmp_path / "net.dot")]) == 0
     assert network("resnet18")._repr_svg_() is None
-    bundle = network("resnet18").diagram()._repr_mimebundle_()  # a notebook shows why, as text
-    assert list(bundle) == ["text/plain"] and "no drawing: Graphviz's 'dot' program is not installed" in \
-        bundle["text/plain"]
 
 
 def test_usage_errors(tmp_path: Path) -> None:
@@ -177,57 +121,76 @@ def test_usage_errors(tmp_path: Path) -> None:
     assert main(["render", "examples/resnet18.res", "-o", str(tmp_path / "missing" / "net.svg")]) == 2
 
 
+def edge_styles(net: resdsl.Network, collapse: str) -> dict[tuple[str, str], str]:
+    """(source, target) tooltips → the edge's style attributes: '' for solid, 'style=dashed', ..."""
+    tooltips, edges = parsed(net.to_dot(collapse=collapse))
+    return {(tooltips[a], tooltips[b]): ", ".join(part for part in attributes.split(", ") if "style" in part)
+            for a, b, attributes in edges}
+
+
+@pytest.mark.parametrize("collapse", ["blocks", "stages"])
+def test_a_collapsed_stage_is_entered_by_its_main_path(collapse: str) -> None:
+    # layer2.0's input feeds both its main path and its projection: the drawn edge is the main path
+    net = network("resnet50")
+    styles = edge_styles(net, collapse)
+    entering = {"blocks": ("layer1.1", "layer2.0"), "stages": ("layer1", "layer2")}[collapse]
+    assert styles[entering] == ""
+    assert all(style == "" for style in styles.values())  # every shortcut lies inside a drawn unit
+    weights = re.findall(r"weight=(\d+)", net.to_dot(collapse=collapse))
+    assert set(weights) == {"10"}  # a chain of main-path edges: drawn straight
+
+
+def test_pad_on_an_unchanged_shape_is_an_identity() -> None:
+    net = network("cifar_resnet20")
+    residuals = {r["block"]: r["shortcut"] for r in net.graph.graph["residuals"]}
+    assert residuals["layer1.0"] == residuals["layer2.1"] == "identity"  # pad, but nothing to pad
+    assert residuals["layer2.0"] == residuals["layer3.0"] == "pad"  # stride 2 and more channels
+    styles = edge_styles(net, "none")
+    assert styles[("layer1.0.relu2", "layer1.1.add1")] == ""  # the identity: solid
+    assert styles[("layer1.2.relu2", "layer2.0.downsample.0")] == "style=dashed"  # a real projection
+    dashed = [pair for pair, style in styles.items() if style == "style=dashed"]
+    assert len(dashed) == 2 * 3  # per padded unit: into the subsample, into the zero pad, into the add
+    blocks = net.to_dot(collapse="blocks")
+    assert blocks.count("shortcut: pad") == 2 + 5  # 2 labels of projecting units, 5 in the folded calls
+    dot = resdsl.load("network n { input 8x8x8 residual(shortcut: pad) { conv(8) bn } }").to_dot()
+    assert "style=dashed" not in dot
+
+
+def test_a_real_projection_is_dashed() -> None:
+    styles = edge_styles(network("resnet50"), "none")
+    assert styles[("layer1.2.relu3", "layer2.0.downsample.0")] == "style=dashed"
+    assert styles[("layer2.0.downsample.1", "layer2.0.add1")] == "style=dashed"
+    assert styles[("layer2.0.relu3", "layer2.1.add1")] == ""  # the next unit's identity
+
+
 def png_size(data: bytes) -> tuple[int, int]:
-    """Width and height from a PNG's IHDR chunk (the first, right after the 8-byte signature)."""
+    """Width and height from a PNG's IHDR chunk, which always comes first."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
-    width, height = struct.unpack(">II", data[16:24])
-    return width, height
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
 @pytest.mark.parametrize("collapse", ["none", "blocks", "stages"])
-def test_png_resolution_by_default(tmp_path: Path, collapse: str, capsys) -> None:
-    """At Graphviz's 96 dpi resnet50's PNGs were 158 to 357 px wide; by default they are 600 to 1,200."""
-    out = tmp_path / "net.png"
-    assert main(["render", "examples/resnet50.res", "-o", str(out), "--collapse", collapse]) == 0
-    width, height = png_size(out.read_bytes())
-    assert 600 <= width <= 1200 and max(width, height) <= RASTER_MAX_SIDE
-    assert main(["render", "examples/resnet50.res", "-o", str(out), "--collapse", collapse, "--dpi", "96"]) == 0
-    assert png_size(out.read_bytes())[0] == {"none": 357, "blocks": 243, "stages": 158}[collapse]
+def test_png_resolution(tmp_path: Path, collapse: str, capsys) -> None:
+    sizes = {}
+    for dpi in (None, "96"):
+        out = tmp_path / f"net{dpi}.png"
+        assert main(["render", "examples/resnet50.res", "-o", str(out), "--collapse", collapse,
+                     *(["--dpi", dpi] if dpi else [])]) == 0
+        sizes[dpi] = png_size(out.read_bytes())
+    (width, height), (width96, height96) = sizes[None], sizes["96"]
+    assert abs(width - 2 * width96) <= 2 and abs(height - 2 * height96) <= 2  # 192 dpi by default
+    assert width >= {"none": 600, "blocks": 450, "stages": 300}[collapse]
+    assert width96 <= 400  # what Graphviz gives by itself, too small to read
 
 
-def test_png_dpi_bounds(tmp_path: Path, capsys) -> None:
-    out = tmp_path / "net.png"
-    assert main(["render", "examples/resnet50.res", "-o", str(out), "--collapse", "stages", "--dpi", "300"]) == 0
-    assert png_size(out.read_bytes()) == (494, 1633)  # (1.5347 + 8/72) × 300 by (5.3333 + 8/72) × 300
-    tall = network("resnet152")  # 377 inches tall: the default resolution shrinks to fit a bitmap
-    width, height = png_size(render(tall.graph, "png", collapse="none"))
-    assert height <= RASTER_MAX_SIDE and height > RASTER_MAX_SIDE - 400 and width < 357
-    capsys.readouterr()
-    assert main(["render", "examples/resnet152.res", "-o", str(out), "--collapse", "none", "--dpi", "100"]) == 2
-    err = capsys.readouterr().err
-    assert "--dpi 100 would make a 372×37,725 px image" in err and "hint: --dpi 86 or less" in err
-    assert main(["render", "examples/resnet50.res", "-o", str(tmp_path / "net.svg"), "--dpi", "200"]) == 2
-    assert "error: --dpi sets the resolution of a bitmap; .svg has none" in capsys.readouterr().err
-    assert not (tmp_path / "net.svg").exists()
-    with pytest.raises(SystemExit) as exit_:
-        main(["render", "examples/resnet50.res", "-o", str(out), "--dpi", "0"])
-    assert exit_.value.code == 2 and "--dpi: '0' is not a positive whole number" in capsys.readouterr().err
-    with pytest.raises(resdsl.ResdslError, match=r"dpi=1\.5: the resolution is a whole number"):
-        render(network("resnet18").graph, "png", dpi=1.5)
-
-
-def test_diagram_object(tmp_path: Path) -> None:
-    """``Network.diagram()``: what a notebook displays, with render's options, and files as render writes them."""
-    net = network("resnet50")
-    diagram = net.diagram(collapse="blocks", direction="LR", shapes=False)
-    assert repr(diagram) == "<Diagram of resnet50: collapse blocks, LR>"
-    assert diagram.to_dot() == net.to_dot(collapse="blocks", direction="LR", shapes=False)
-    bundle = diagram._repr_mimebundle_()
-    root = ET.fromstring(bundle["image/svg+xml"])
-    assert sum(1 for g in root.iter(f"{SVG}g") if g.get("class") == "node") == len(parsed(diagram.to_dot())[0])
-    assert png_size(diagram.save(tmp_path / "net.png", dpi=96).read_bytes())[1] < 400  # LR: wide and low
-    assert diagram.save(tmp_path / "net.dot").read_text() == diagram.to_dot()
-    assert net.diagram()._repr_mimebundle_()["image/svg+xml"] == net._repr_svg_()
-    for bad in ({"collapse": "stage"}, {"direction": "BT"}):
-        with pytest.raises(resdsl.ResdslError, match=r"collapse='stage': one of|direction='BT': 'TB'"):
-            net.diagram(**bad)
+def test_dpi_errors(tmp_path: Path, capsys) -> None:
+    assert main(["render", "examples/resnet18.res", "-o", str(tmp_path / "net.svg"), "--dpi", "300"]) == 2
+    assert "dpi" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit:
+        main(["render", "examples/resnet18.res", "-o", str(tmp_path / "net.png"), "--dpi", "0"])
+    assert exit.value.code == 2
+    assert main(["render", "examples/resnet18.res", "-o", str(tmp_path / "net.png"), "--dpi", "99999"]) == 2
+    assert list(tmp_path.iterdir()) == []
+    assert main(["render", "examples/resnet18.res", "-o", str(tmp_path / "net.dot"), "--dpi", "300"]) == 0
+    assert "dpi=300" in (tmp_path / "net.dot").read_text()
+    assert "dpi" not in network("resnet18").to_dot()

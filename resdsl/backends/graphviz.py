@@ -6,7 +6,10 @@ projection shortcuts dashed (the ResNet paper's Figure 3 convention); an input r
 (``upsample(to: y)``'s ``y``) is dotted; main-path edges weigh more, so
 the main path runs straight and shortcuts curve beside it. ``collapse="blocks"`` draws one node per
 block instance and folds runs of identical ones (``bottleneck(256) ×35``); ``"stages"`` one per stage.
-Every label is escaped, and the same graph always gives the same bytes.
+One drawn edge may stand for several IR edges (a block's input feeds its main path and its projection):
+it takes the main path's style. Raster output is :data:`DEFAULT_DPI` unless told (``dpi``).
+Every label is escaped, and the same graph always gives the same bytes. :class:`Diagram` is what a
+notebook displays.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from resdsl.output import write_file
 
 COLLAPSE = ("none", "blocks", "stages")
 FORMATS = ("svg", "png", "pdf", "dot")
-RASTER = ("png",)  # formats drawn in pixels, whose resolution --dpi sets
+RASTER = ("png",)  #: formats measured in pixels, whose resolution ``dpi`` sets
+#: Pixels per inch of raster output unless told: twice Graphviz's 96, the scale of a high-density
+#: screen, so 10-point labels stay legible (ResNet-50 with every layer: 714 px wide, not 357).
+DEFAULT_DPI = 192
+MAX_DPI = 2400  #: a print's resolution; past it a bitmap of a deep network would run to gigabytes
 EXPANDED_LIMIT = 200  # the default draws every node up to this many, then one node per block
-RASTER_MAX_SIDE = 32_767  # cairo's largest bitmap: Graphviz shrinks a larger drawing, with a warning of its own
-_PAD_INCHES = 8 / 72  # Graphviz's default pad, 4 points on each side of the drawing
 
 
 def shape_label(shape: ops.Shape) -> str:
@@ -48,8 +53,9 @@ STYLES = {
 }
 
 
-#: which edge kind a drawn edge takes when a collapsed diagram joins several
-_PRECEDENCE = {"main": 3, "skip": 2, "projection": 2, "shape": 1}
+#: Edge kinds by how one drawn edge standing for several IR edges is styled: a collapsed block or
+#: stage is entered by its main path, even where its first unit's projection reads the same value.
+_PRECEDENCE = ("main", "skip", "projection", "shape")
 
 
 def quote(text: str) -> str:
@@ -159,10 +165,12 @@ def _drawable_units(graph: nx.DiGraph, collapse: str | None,
 
 def to_dot(graph: nx.DiGraph, collapse: str | None = None, direction: str = "TB", shapes: bool = True,
            max_nodes: int | None = None, dpi: int | None = None) -> str:
-    """The diagram as DOT source. Deterministic: the same graph gives the same text. ``dpi`` sets a
-    raster's resolution (Graphviz's ``dpi`` graph attribute)."""
+    """The diagram as DOT source. Deterministic: the same graph gives the same text. ``dpi``, when
+    given, is written as the graph's resolution, which raster output (``dot -Tpng``) follows."""
     if collapse is not None and collapse not in COLLAPSE:
         raise ValueError(f"collapse must be one of {COLLAPSE}")
+    if dpi is not None and (isinstance(dpi, bool) or not isinstance(dpi, int) or not 1 <= dpi <= MAX_DPI):
+        raise UsageError(f"dpi={dpi!r}: the resolution is a whole number of pixels per inch, 1 to {MAX_DPI}")
     nodes = graph.nodes
     collapse, units, owner = _drawable_units(graph, collapse, max_nodes)
     position = {unit.key: index for index, unit in enumerate(units)}
@@ -171,7 +179,7 @@ def to_dot(graph: nx.DiGraph, collapse: str | None = None, direction: str = "TB"
     lines = [
         f"digraph {quote(graph.graph['name'])} {{",
         f'  graph [rankdir={direction}, fontname="Helvetica", fontsize=11, nodesep=0.25, ranksep=0.3, '
-        f'label={quote(graph.graph["name"])}, labelloc=t{f", dpi={dpi}" if dpi else ""}];',
+        f'label={quote(graph.graph["name"])}, labelloc=t{"" if dpi is None else f", dpi={dpi}"}];',
         '  node [fontname="Helvetica", fontsize=10, height=0.3, margin="0.12,0.04"];',
         '  edge [fontname="Helvetica", fontsize=8, color="#555555", arrowsize=0.6];',
     ]
@@ -193,8 +201,6 @@ def to_dot(graph: nx.DiGraph, collapse: str | None = None, direction: str = "TB"
         lines.extend(node_line(unit, "    ") for unit in members)
         lines.append("  }")
 
-    # Collapsed units join several edges into one: the tensor entering a block goes to its main path and
-    # to its shortcut, so the main path's style wins, then a skip's or projection's, then a size-only read.
     drawn: dict[tuple[str, str], str] = {}
     for source, target, edge in graph.edges(data=True):
         a, b = owner[source], owner[target]
@@ -202,7 +208,7 @@ def to_dot(graph: nx.DiGraph, collapse: str | None = None, direction: str = "TB"
             continue
         kind = "shape" if edge["port"] in nodes[target]["op"].shape_only else edge["kind"]  # only its size is read
         previous = drawn.get((a, b))
-        if previous is None or _PRECEDENCE[kind] > _PRECEDENCE[previous]:
+        if previous is None or _PRECEDENCE.index(kind) < _PRECEDENCE.index(previous):
             drawn[(a, b)] = kind
     for (a, b), kind in sorted(drawn.items(), key=lambda item: (position[item[0][0]], position[item[0][1]])):
         producer = next(n for n in reversed(by_key[a].members) if any(owner[t] == b for t in graph.successors(n)))
@@ -226,61 +232,24 @@ def to_dot(graph: nx.DiGraph, collapse: str | None = None, direction: str = "TB"
     return "\n".join(lines) + "\n"
 
 
-def default_dpi(width: float, height: float) -> int:
-    """The resolution a raster gets unless told: twice a screen's 96 dpi, raised (up to four times) so
-    that a narrow diagram is 800 pixels wide, lowered where a side would pass :data:`RASTER_MAX_SIDE`.
-    ``width`` and ``height`` are the laid-out drawing's, in inches.
-
-    >>> default_dpi(3.61, 126.39), default_dpi(2.42, 15.56), default_dpi(1.53, 5.33)  # resnet50's three levels
-    (214, 316, 384)
-    """
-    wanted = min(384, max(192, int(800 / (width + _PAD_INCHES))))
-    return min(wanted, _max_dpi(width, height))
-
-
-def _max_dpi(width: float, height: float) -> int:
-    return int(RASTER_MAX_SIDE / (max(width, height) + _PAD_INCHES))
-
-
-def _pixels(width: float, height: float, dpi: int) -> str:
-    return f"{round((width + _PAD_INCHES) * dpi):,}×{round((height + _PAD_INCHES) * dpi):,} px"
-
-
-def _raster_dpi(source: str, dpi: int | None) -> int:
-    """Lay the diagram out once (Graphviz's ``plain`` output: its size in inches) to choose or check the dpi."""
-    import graphviz
-
-    first = graphviz.Source(source).pipe(format="plain", engine="dot").split(b"\n", 1)[0].split()
-    width, height = float(first[2]), float(first[3])  # "graph SCALE WIDTH HEIGHT"
-    if dpi is None:
-        return default_dpi(width, height)
-    most = _max_dpi(width, height)
-    if dpi > most:
-        raise UsageError(f"--dpi {dpi} would make a {_pixels(width, height, dpi)} image; Graphviz draws bitmaps "
-                         f"of at most {RASTER_MAX_SIDE:,} px a side",
-                         hint=f"--dpi {most} or less, --collapse blocks or stages, or write .svg (no limit)")
-    return dpi
-
-
 def render(graph: nx.DiGraph, fmt: str, dpi: int | None = None, **options: Any) -> bytes:
     """The diagram as ``svg``, ``png``, ``pdf`` or ``dot`` bytes; raises ResdslError without ``dot``.
     Layouts are bounded: at most :data:`~resdsl.limits.MAX_DRAWN_NODES` nodes (``dot`` text has no bound).
-    ``dpi`` is a PNG's resolution (:func:`default_dpi` unless given); vector formats take none."""
+    ``dpi``: pixels per inch of a PNG (default :data:`DEFAULT_DPI`), or written into ``dot`` text; SVG
+    and PDF are vector formats, which have none."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown diagram format '{fmt}'", hint=f"use one of: {', '.join(FORMATS)}")
-    if dpi is not None and (isinstance(dpi, bool) or not isinstance(dpi, int) or dpi < 1):
-        raise UsageError(f"dpi={dpi!r}: the resolution is a whole number of dots per inch, at least 1")
-    if dpi is not None and fmt not in RASTER:
-        raise UsageError(f"--dpi sets the resolution of a bitmap; .{fmt} has none",
-                         hint=f"write {' or '.join('.' + raster for raster in RASTER)}, or leave --dpi out")
-    source = to_dot(graph, **options, max_nodes=None if fmt == "dot" else MAX_DRAWN_NODES)
+    if dpi is not None and fmt not in (*RASTER, "dot"):
+        raise UsageError(f"a resolution (dpi) applies to {', '.join(RASTER)} output; {fmt} is a vector format",
+                         hint=f"leave --dpi out, or write -o net.{RASTER[0]}")
+    if dpi is None and fmt in RASTER:
+        dpi = DEFAULT_DPI
+    source = to_dot(graph, **options, max_nodes=None if fmt == "dot" else MAX_DRAWN_NODES, dpi=dpi)
     if fmt == "dot":
         return source.encode()
     import graphviz
 
     try:
-        if fmt in RASTER:
-            source = to_dot(graph, **options, max_nodes=MAX_DRAWN_NODES, dpi=_raster_dpi(source, dpi))
         return graphviz.Source(source).pipe(format=fmt, engine="dot")
     except graphviz.ExecutableNotFound:
         raise ResdslError("Graphviz's 'dot' program is not installed, so only .dot output is possible",
@@ -295,3 +264,37 @@ def render_file(graph: nx.DiGraph, path: str | Path, fmt: str | None = None, **o
     """Write the diagram; the format comes from ``fmt`` or the extension. All or nothing."""
     path = Path(path)
     return write_file(path, render(graph, fmt or path.suffix.lstrip(".").lower(), **options))
+
+
+class Diagram:
+    """A network's diagram, as :meth:`resdsl.Network.diagram` returns it: Jupyter displays it as SVG;
+    ``dot`` holds its DOT text; :meth:`render` and :meth:`save` give SVG, PNG, PDF or DOT. Made from a
+    graph whose layout stays within :data:`~resdsl.limits.MAX_DRAWN_NODES` (else a UsageError at once).
+    Without Graphviz's ``dot`` program a notebook shows this text instead of the picture, and
+    :meth:`render` raises :class:`~resdsl.errors.ResdslError` saying how to install it."""
+
+    def __init__(self, graph: nx.DiGraph, collapse: str | None = None, direction: str = "TB",
+                 shapes: bool = True) -> None:
+        self._graph = graph
+        self._options: dict[str, Any] = {"collapse": collapse, "direction": direction, "shapes": shapes}
+        self.dot = to_dot(graph, **self._options, max_nodes=MAX_DRAWN_NODES)
+
+    def render(self, fmt: str = "svg", dpi: int | None = None) -> bytes:
+        """The diagram as ``svg``, ``png``, ``pdf`` or ``dot`` bytes (see :func:`render`)."""
+        return render(self._graph, fmt, dpi, **self._options)
+
+    def save(self, path: str | Path, fmt: str | None = None, dpi: int | None = None) -> Path:
+        """Write the diagram; the format comes from ``fmt`` or the extension. All or nothing."""
+        path = Path(path)
+        return write_file(path, self.render(fmt or path.suffix.lstrip(".").lower(), dpi))
+
+    def _repr_svg_(self) -> str | None:
+        try:
+            return self.render("svg").decode()
+        except ResdslError:  # no dot program: Jupyter falls back to the text below
+            return None
+
+    def __repr__(self) -> str:
+        return (f"<Diagram of {self._graph.graph['name']} ({self.dot.count(' [label=')} nodes): .dot is its DOT "
+                f"text; .save('net.svg') draws it with Graphviz>")
+

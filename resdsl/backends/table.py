@@ -5,9 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from html import escape
+from typing import TYPE_CHECKING
 
-from resdsl.ir.ops import Shape, format_shape
-from resdsl.passes.stats import Stats
+from resdsl.ir.ops import format_shape
+
+if TYPE_CHECKING:
+    from resdsl.passes.stats import Row, Stats
+    from resdsl.zoo import Entry
 
 HUGE = 10**18  # integers from here on print as 1.36e+331, even with --exact (--json keeps every digit)
 
@@ -54,15 +58,30 @@ def human_bytes(value: int, exact: bool = False) -> str:
     return f"{value} B"
 
 
-def render(header: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> str:
-    """Columns padded to their widest cell; ``align`` holds '<' or '>' per column."""
-    widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
+def format_table(header: Sequence[object], rows: Sequence[Sequence[object]], align: str | None = None) -> str:
+    """An aligned plain-text table, as ``resdsl stats`` and ``compare`` print them: each column padded
+    to its widest cell, two spaces apart, a rule under the header. ``align`` holds ``<`` (left) or
+    ``>`` (right) per column; by default the first column is left-aligned and the others right.
+
+    >>> print(format_table(["stage", "params"], [["stem", "9.54K"], ["layer1", "215.81K"]]))
+    stage    params
+    ------  -------
+    stem      9.54K
+    layer1  215.81K
+    """
+    titles = [str(cell) for cell in header]
+    cells = [[str(cell) for cell in row] for row in rows]
+    if align is None:
+        align = "<" + ">" * (len(titles) - 1)
+    if len(align) != len(titles) or set(align) - {"<", ">"} or any(len(row) != len(titles) for row in cells):
+        raise ValueError("every row needs one cell, and align one '<' or '>', per header column")
+    widths = [max(len(row[i]) for row in (titles, *cells)) for i in range(len(titles))]
 
     def line(cells: Sequence[str]) -> str:
         return "  ".join(f"{cell:{a}{w}}" for cell, a, w in zip(cells, align, widths)).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(header), rule, *(line(row) for row in rows)])
+    return "\n".join([line(titles), rule, *(line(row) for row in cells)])
 
 
 def _field(field: int | tuple[int, int]) -> str:
@@ -73,21 +92,29 @@ def _field(field: int | tuple[int, int]) -> str:
 _STATS_HEADER = ("params", "buffers", "MACs", "FLOPs", "output", "activations")
 
 
+def _stats_rows(stats: Stats, by: str) -> list[tuple[str, list[int | str]]]:
+    """Each row's name and figures (numbers, then the output shape as text), the total last."""
+    def figures(row: Row | Stats) -> list[int | str]:
+        return [row.params, row.buffers, row.macs, row.flops, format_shape(row.output_shape), row.activations]
+
+    return [*((row.name, figures(row)) for row in stats.rows(by)), ("total", figures(stats))]
+
+
 def _outputs(stats: Stats) -> str:
     return format_shape(stats.output_shape) if len(stats.outputs) == 1 else \
         ", ".join(f"{name} {format_shape(shape)}" for name, shape in stats.outputs.items())
 
 
-def _heading(stats: Stats) -> str:
+def _headline(stats: Stats) -> str:
     return f"{stats.name}: {format_shape(stats.input_shape)} → {_outputs(stats)}, batch {stats.batch}"
 
 
 def _summary(stats: Stats, exact: bool) -> list[tuple[str, str]]:
-    """The lines under the table, as (label, text)."""
+    """The lines under the table: (label, text)."""
     h = lambda v: human(v, exact)
     hb = lambda v: human_bytes(v, exact)
-    memory = stats.memory
     by_op = ", ".join(f"{family} {h(value)}" for family, value in stats.macs_by_op.items() if value)
+    memory = stats.memory
     return [
         ("MACs by op", f"{by_op}  (conv + linear = {h(stats.macs_by_op['conv'] + stats.macs_by_op['linear'])})"),
         ("depth", f"{stats.depth} weighted layers on the longest path ({stats.weighted_layers} conv/linear "
@@ -104,51 +131,50 @@ def _summary(stats: Stats, exact: bool) -> list[tuple[str, str]]:
 
 
 def stats_table(stats: Stats, by: str = "stage", exact: bool = False) -> str:
-    """What ``resdsl stats`` prints (see :meth:`Stats.table <resdsl.passes.stats.Stats.table>`)."""
-    h = lambda v: human(v, exact)
-    rows = [[row.name, h(row.params), h(row.buffers), h(row.macs), h(row.flops), format_shape(row.output_shape),
-             h(row.activations)] for row in stats.rows(by)]
-    rows.append(["total", h(stats.params), h(stats.buffers), h(stats.macs), h(stats.flops),
-                 format_shape(stats.output_shape), h(stats.activations)])
-    table = render([by, *_STATS_HEADER], rows, "<>>>>>>")
-    table_lines = table.splitlines()
+    """What ``resdsl stats`` prints: a headline, a row per stage (block, layer) and the total, then
+    the whole network's other figures. Human units (``25.56M``) unless ``exact``."""
+    rows = [[name, *(cell if isinstance(cell, str) else human(cell, exact) for cell in cells)]
+            for name, cells in _stats_rows(stats, by)]
+    table_lines = format_table([by, *_STATS_HEADER], rows, "<>>>>>>").splitlines()
     table_lines.insert(len(table_lines) - 1, table_lines[1])  # a rule above the total
-    summary = [_heading(stats), "", *table_lines, ""]
-    summary.extend(f"{label:<20}{text}" for label, text in _summary(stats, exact))
-    return "\n".join(summary)
+    return "\n".join([_headline(stats), "", *table_lines, "",
+                      *(f"{label:<20}{text}" for label, text in _summary(stats, exact))])
+
+
+def stats_line(stats: Stats) -> str:
+    """One line: ``Stats(resnet50: 25.56M params, 4.11G MACs, 3x224x224 → 1000)``."""
+    batch = f", batch {stats.batch}" if stats.batch != 1 else ""
+    return (f"Stats({stats.name}: {human(stats.params)} params, {human(stats.macs)} MACs, "
+            f"{format_shape(stats.input_shape)} → {_outputs(stats)}{batch})")
 
 
 def stats_html(stats: Stats, by: str = "stage", exact: bool = False) -> str:
-    """The same as :func:`stats_table`, as an HTML fragment (what a notebook shows). Every text is
-    escaped, names from the spec included; a rounded figure carries its exact value as a tooltip."""
-    right = 'style="text-align: right"'
+    """The ``stats`` table as HTML, as Jupyter shows a :class:`Stats`: a caption, one row per stage
+    (block, layer), the total, and the summary lines. Each figure in human units carries its exact
+    value as a tooltip. Every text is escaped: names come from specs, which may be hostile."""
+    left, right = ' style="text-align:left"', ' style="text-align:right"'
 
-    def figure(value: int, tag: str = "td") -> str:
-        shown = human(value, exact)
-        exact_title = "" if exact or shown == f"{value:,}" else f' title="{value:,}"'
-        return f"<{tag} {right}{exact_title}>{escape(shown)}</{tag}>"
+    def cell(tag: str, value: int | str) -> str:
+        if isinstance(value, str):
+            return f"<{tag}{right}>{escape(value)}</{tag}>"
+        shown, full = human(value, exact), human(value, exact=True)
+        title = f' title="{escape(full)}"' if full != shown else ""
+        return f"<{tag}{right}{title}>{escape(shown)}</{tag}>"
 
-    def row(name: str, figures: Sequence[int], shape: Shape, tag: str = "td", extra: str = "") -> str:
-        cells = [f'<{tag} style="text-align: left">{escape(name)}</{tag}>',
-                 *(figure(value, tag) for value in figures[:4]),
-                 f"<{tag} {right}>{escape(format_shape(shape))}</{tag}>", figure(figures[4], tag)]
-        return f"<tr{extra}>{''.join(cells)}</tr>"
-
-    header = "".join(f'<th style="text-align: {"left" if i == 0 else "right"}">{escape(label)}</th>'
-                     for i, label in enumerate((by, *_STATS_HEADER)))
-    body = [row(r.name, (r.params, r.buffers, r.macs, r.flops, r.activations), r.output_shape)
-            for r in stats.rows(by)]
-    body.append(row("total", (stats.params, stats.buffers, stats.macs, stats.flops, stats.activations),
-                    stats.output_shape, "th", ' style="border-top: 1px solid"'))
-    summary = "".join(f'<tr><th style="text-align: left">{escape(label)}</th>'
-                      f'<td style="text-align: left">{escape(text)}</td></tr>'
+    rows = _stats_rows(stats, by)
+    body = ["".join([f"<tr><td{left}>{escape(name)}</td>", *(cell("td", value) for value in values), "</tr>"])
+            for name, values in rows[:-1]]
+    total = "".join([f"<tr><th{left}>total</th>", *(cell("th", value) for value in rows[-1][1]), "</tr>"])
+    header = "".join([f"<tr><th{left}>{escape(by)}</th>", *(f"<th{right}>{escape(name)}</th>" for name in
+                                                            _STATS_HEADER), "</tr>"])
+    summary = "".join(f"<tr><th{left}>{escape(label)}</th><td{left}>{escape(text)}</td></tr>"
                       for label, text in _summary(stats, exact))
     return "\n".join([
         '<div class="resdsl-stats">',
-        f"<p><b>{escape(stats.name)}</b>{escape(_heading(stats)[len(stats.name):])}</p>",
-        f"<table>\n<thead><tr>{header}</tr></thead>\n<tbody>",
-        *body,
-        "</tbody>\n</table>",
+        f"<table>\n<caption{left}>{escape(_headline(stats))}</caption>",
+        f"<thead>{header}</thead>",
+        "<tbody>", *body, "</tbody>",
+        f"<tfoot>{total}</tfoot>\n</table>",
         f"<table>{summary}</table>",
         "</div>",
     ])
@@ -188,4 +214,11 @@ def compare_table(all_stats: Sequence[Stats], exact: bool = False) -> str:
             (lambda v: human(v, exact))
         ratios = [ratio(v, values[0]) for v in values[1:]]
         rows.append([label, *(fmt(v) for v in values), *ratios])
-    return render(header, rows, "<" + ">" * (len(header) - 1))
+    return format_table(header, rows)
+
+
+def zoo_table(entries: Sequence[Entry], exact: bool = False) -> str:
+    """``resdsl list``: each zoo network's name, parameters, MACs and input, and the source it follows."""
+    rows = [[e.name, human(e.params, exact), human(e.macs, exact), format_shape(e.input_shape), e.source]
+            for e in entries]
+    return format_table(["name", "params", "MACs", "input", "source"], rows, "<>><<")

@@ -24,6 +24,22 @@ if TYPE_CHECKING:
     from torch import fx
 
 
+TORCH_MISSING = "compiling a network needs PyTorch, which is not installed: pip install 'resdsl[torch]'"
+
+
+def require_torch() -> None:
+    """Import torch, or raise an :class:`ImportError` that says how to install it (``resdsl[torch]``).
+
+    Only compiling needs torch; ``check``, ``stats``, ``compare`` and ``render`` run without it."""
+    try:
+        import torch  # noqa: F401
+    except ImportError as error:
+        if isinstance(error, ModuleNotFoundError) and error.name == "torch":
+            raise ImportError(TORCH_MISSING) from None
+        raise ImportError(f"compiling a network needs PyTorch, which does not import ({error}): "
+                          "reinstall it with pip install 'resdsl[torch]'") from error
+
+
 def _parent(root: torch.nn.Module, path: str) -> tuple[torch.nn.Module, str]:
     """The module that holds ``path`` (made, with plain modules along the way, if new) and its last name."""
     from torch import nn

@@ -477,7 +477,7 @@ class Lowering:
                                     later=scope.later, edge_kind="projection")
                 skip = self.shortcut(inner, kind, x, main, step.span)
             edge = "projection"
-            if skip.node == x.node:  # the path made no node (pad where the shape stays): an identity, drawn solid
+            if skip.node == x.node:  # a shortcut that made no node (pad on an unchanged shape) is the identity
                 kind, edge = "identity", "skip"
             if None not in (skip.shape, main.shape) and skip.shape != main.shape:
                 raise ResdslError(f"the shortcut gives {format_shape(skip.shape)} but the main path gives "

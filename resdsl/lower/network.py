@@ -19,27 +19,66 @@ from resdsl.lower.scope import Names, Scope, Tensor, Values, aliases_defined
 from resdsl.lower.values import SYMBOLS, Symbol, evaluate
 
 
+class OverrideError(UsageError):
+    """An override the network cannot take, found before anything is built: a parameter it does not
+    have, a value no spec can hold or of another kind than the parameter's default, an input shape of
+    another rank than the spec's. ``key`` is the parameter, or None for the input shape, so that the
+    command line can name the flag (``--set KEY=VALUE``, ``--input``) that gave it."""
+
+    def __init__(self, message: str, hint: str | None, key: str | None) -> None:
+        super().__init__(message, None, hint)
+        self.key = key
+
+
 def to_value(key: str, value: Any) -> Any:
     """A Python override (``classes=10``, ``shortcut="pad"``) as a spec value."""
     if isinstance(value, str) and value in SYMBOLS:
         return Symbol(value)
     if isinstance(value, bool) or (isinstance(value, (int, float)) and abs(value) <= NUMBER_LIMIT):
         return value
-    raise UsageError(f"{key}={value!r} is not a value a spec can take", None,
-                     f"give a number up to 2**48, true/false, or one of: {', '.join(sorted(SYMBOLS))}")
+    raise OverrideError(f"{key}={value!r} is not a value a spec can take",
+                        f"give a number up to 2**48, true/false, or one of: {', '.join(sorted(SYMBOLS))}", key)
+
+
+def _kind(value: Any) -> str | None:
+    """What kind of value a parameter holds, as a message names it; None where any value may do."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, Symbol):
+        return "a word (such as auto or pad)"
+    return None
+
+
+def _check_kind(param: ast.Param, value: Any, env: dict[str, Any]) -> None:
+    """An override of another kind than the parameter's default (``classes=true``, ``classes=pad``)
+    is the caller's mistake: said here, rather than where the spec first uses it."""
+    try:
+        default = evaluate(param.default, env) if param.default is not None else None
+    except ResdslError:  # a default that fails is the spec's fault, reported where it is used
+        return
+    expected = _kind(default)
+    if expected is not None and _kind(value) not in (expected, None):
+        shown = str(value).lower() if isinstance(value, bool) else str(value)
+        raise OverrideError(f"parameter '{param.name}' takes {expected} (its default is "
+                            f"{str(default).lower() if isinstance(default, bool) else default}), not {shown}",
+                            None, param.name)
 
 
 def bind_network(network: ast.NetworkDef, overrides: Mapping[str, Any]) -> dict[str, Any]:
     names = [p.name for p in network.params]
     for key in overrides:
         if key not in names:
-            raise UsageError(f"network '{network.name}' has no parameter '{key}'", None,
-                             did_you_mean(key, names) or (f"its parameters are: {', '.join(names)}" if names
-                                                          else "it declares no parameters"))
+            raise OverrideError(f"network '{network.name}' has no parameter '{key}'",
+                                did_you_mean(key, names) or (f"its parameters are: {', '.join(names)}" if names
+                                                             else "it declares no parameters"), key)
     env: dict[str, Any] = {}
     for param in network.params:
         if param.name in overrides:
-            env[param.name] = to_value(param.name, overrides[param.name])
+            value = to_value(param.name, overrides[param.name])
+            _check_kind(param, value, env)
+            env[param.name] = value
         elif param.default is not None:
             env[param.name] = evaluate(param.default, env)
         else:
@@ -66,8 +105,8 @@ def lower_network(network: ast.NetworkDef, namespace: Namespace, overrides: Mapp
     local.parameters = lowering.network_parameters = env  # blocks defined in the network see them
     inputs = [item for item in network.items if isinstance(item, ast.Input)]
     if input_shape is not None and not isinstance(input_shape, (tuple, list)):
-        raise UsageError(f"input shape {input_shape!r} is not CxHxW", None,
-                         "give it as a tuple of whole numbers, e.g. (3, 224, 224)")
+        raise OverrideError(f"input shape {input_shape!r} is not CxHxW",
+                            "give it as a tuple of whole numbers, e.g. (3, 224, 224)", None)
     if not inputs and input_shape is None:
         raise ResdslError(f"network '{network.name}' has no input shape", network.span,
                           "add a line like 'input 3x224x224' before its first layer")
@@ -77,10 +116,15 @@ def lower_network(network: ast.NetworkDef, namespace: Namespace, overrides: Mapp
     if any(not isinstance(d, int) or not 1 <= d <= NUMBER_LIMIT for d in shape) or not 1 <= len(shape) <= 3 \
             or prod(shape) > NUMBER_LIMIT:
         if input_shape is not None:
-            raise UsageError(f"input shape {input_shape!r} is not CxHxW with sizes from 1 to 2**48", None,
-                             "give it as a tuple of whole numbers, e.g. (3, 224, 224)")
+            raise OverrideError(f"input shape {input_shape!r} is not CxHxW with sizes from 1 to 2**48",
+                                "give it as a tuple of whole numbers, e.g. (3, 224, 224)", None)
         message = f"input shape {ops.format_shape(shape)} is not CxHxW with sizes from 1 to 2**48"
         raise ResdslError(message, inputs[0].span if inputs else network.span)
+    if input_shape is not None and inputs and len(shape) != len(inputs[0].dims):
+        own = inputs[0].dims
+        raise OverrideError(f"{network.name}'s input has {len(own)} size{'s' if len(own) > 1 else ''} (its own is "
+                            f"{ops.format_shape(own)}), and {ops.format_shape(shape)} has {len(shape)}",
+                            f"give {('C', 'CxL', 'CxHxW')[len(own) - 1]}, like {ops.format_shape(own)}", None)
     top = [item for item in network.items if not isinstance(item, ast.BlockDef)]
     if inputs and top[0] is not inputs[0]:
         lowering.errors.append(ResdslError("'input' must come before the first layer", inputs[0].span))

@@ -26,17 +26,15 @@ from typing import Any
 
 import networkx as nx
 
-from resdsl.errors import UsageError
 from resdsl.frozen import frozen
 from resdsl.ir.graph import Topology, outer_block
-from resdsl.ir.ops import MAC_FAMILIES, Input, Shape, format_shape
+from resdsl.ir.ops import MAC_FAMILIES, Input, Shape
 from resdsl.ir.ops.base import square
 from resdsl.passes.counting import count
 from resdsl.passes.memory import inference_peak, training_saved
 from resdsl.passes.paths import path_summary, receptive_field
 
 DTYPE_BYTES = {"fp32": 4, "bf16": 2}
-BY = ("stage", "block", "layer")  # the kinds of rows
 
 
 @frozen
@@ -54,9 +52,21 @@ class Row:
 
 @frozen
 class Stats:
-    """Whole-network figures and their rows (the conventions are the module's). A notebook shows it as
-    a table (:meth:`to_html`), ``print`` as ``resdsl stats`` does (:meth:`table`), ``repr`` in one line;
-    :meth:`to_dict` is ``resdsl stats --json``."""
+    """A network's figures (see the module docstring). ``repr`` is one line; ``str`` and
+    :meth:`table` the text ``resdsl stats`` prints; Jupyter shows :meth:`to_html`.
+
+    >>> from resdsl import load
+    >>> stats = load("network tiny { input 3x32x32  conv(16) bn relu avgpool(global) flatten "
+    ...              "linear(10) }").stats()
+    >>> stats
+    Stats(tiny: 634 params, 491.68K MACs, 3x32x32 → 10)
+    >>> for line in stats.table(exact=True).splitlines()[2:6]:
+    ...     print(line)
+    stage      params  buffers     MACs    FLOPs  output  activations
+    ---------  ------  -------  -------  -------  ------  -----------
+    (network)     634       32  491,680  983,360      10       49,194
+    ---------  ------  -------  -------  -------  ------  -----------
+    """
 
     name: str
     input_shape: Shape
@@ -83,44 +93,21 @@ class Stats:
     layers: list[Row] = field(default_factory=list)
 
     def rows(self, by: str) -> list[Row]:
-        """The rows of one kind: ``"stage"``, ``"block"`` or ``"layer"``."""
-        if by not in BY:
-            raise UsageError(f"by={by!r}: rows go by one of {', '.join(BY)}")
+        """The rows per ``"stage"``, ``"block"`` or ``"layer"``."""
+        if by not in ("stage", "block", "layer"):
+            raise ValueError(f"by={by!r}: rows are per 'stage', 'block' or 'layer'")
         return {"stage": self.stages, "block": self.blocks, "layer": self.layers}[by]
 
     def table(self, by: str = "stage", exact: bool = False) -> str:
-        """The table ``resdsl stats`` prints: a row per stage, block or layer, the totals, and the
-        summary lines; ``exact`` writes every figure in full (``25,557,032``, not ``25.56M``).
-        ``print(stats)`` prints it too.
-
-        >>> import resdsl
-        >>> net = resdsl.load("network tiny { input 3x32x32  stage body { conv(16) bn relu } "
-        ...                   "stage head { avgpool(global) flatten fc: linear(10) } }")
-        >>> print(net.stats(batch=8).table())
-        tiny: 3x32x32 → 10, batch 8
-        <BLANKLINE>
-        stage  params  buffers     MACs    FLOPs    output  activations
-        -----  ------  -------  -------  -------  --------  -----------
-        body      464       32    3.80M    7.60M  16x32x32      393.22K
-        head      170        0  132.35K  264.70K        10          336
-        -----  ------  -------  -------  -------  --------  -----------
-        total     634       32    3.93M    7.87M        10      393.55K
-        <BLANKLINE>
-        MACs by op          conv 3.54M, linear 1.28K, norm 262.14K, pool 131.07K  (conv + linear = 3.54M)
-        depth               2 weighted layers on the longest path (2 conv/linear layers in all)
-        residual units      0; 1 input→output paths, 2 to 2 weighted layers long
-        receptive field     3 px
-        inference peak      1.0 MiB fp32, 512.0 KiB bf16 (live activations)
-        training memory     1.1 MiB fp32, 560.2 KiB bf16 (activations kept for backward)
-        """
+        """The text ``resdsl stats`` prints: one row per stage (block, layer), the total, and the other
+        figures; human units (``25.56M``) unless ``exact``. See :func:`resdsl.format_table`."""
         from resdsl.backends.table import stats_table
 
-        self.rows(by)  # a clear error for an unknown kind of row
+        self.rows(by)  # a clear error for a wrong `by`
         return stats_table(self, by, exact)
 
     def to_html(self, by: str = "stage", exact: bool = False) -> str:
-        """:meth:`table` as an HTML fragment, every text escaped; a rounded figure has its exact value
-        as a tooltip. A notebook shows a ``Stats`` this way."""
+        """:meth:`table` as an HTML table (every name escaped), each figure's exact value as its tooltip."""
         from resdsl.backends.table import stats_html
 
         self.rows(by)
@@ -129,16 +116,13 @@ class Stats:
     def _repr_html_(self) -> str:
         return self.to_html()
 
+    def __repr__(self) -> str:
+        from resdsl.backends.table import stats_line
+
+        return stats_line(self)
+
     def __str__(self) -> str:
         return self.table()
-
-    def __repr__(self) -> str:
-        """One line: ``Stats(resnet50: 25.56M params, 4.11G MACs, 3x224x224 → 1000, batch 1)``."""
-        from resdsl.backends.table import human
-
-        outputs = format_shape(self.output_shape) if len(self.outputs) == 1 else f"{len(self.outputs)} outputs"
-        return (f"Stats({self.name}: {human(self.params)} params, {human(self.macs)} MACs, "
-                f"{format_shape(self.input_shape)} → {outputs}, batch {self.batch})")
 
     def to_dict(self) -> dict[str, Any]:
         """The ``resdsl stats --json`` object (keys documented in the README)."""
