@@ -146,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--direction", choices=("TB", "LR"), default="TB", help="top to bottom or left to right")
     render.add_argument("--no-shapes", action="store_true", help="leave tensor shapes off the edges")
     render.add_argument("--dpi", type=_positive, metavar="N",
-                        help="pixels per inch of PNG output (default 192: ResNet-50 about 700 px wide)")
+                        help="pixels per inch of PNG output (default 192, up to 384 to make a narrow diagram "
+                             "800 px wide; ResNet-50: 632 to 799 px wide)")
     _spec_options(render)
 
     compile_ = commands.add_parser("compile", help="build the PyTorch module (imports torch)",

@@ -12,7 +12,7 @@ import pytest
 
 import resdsl
 from conftest import EXAMPLES, ROOT
-from resdsl.backends.graphviz import quote, render
+from resdsl.backends.graphviz import RASTER_MAX_SIDE, quote, render
 from resdsl.cli import main
 from resdsl.ir.ops import format_shape
 
@@ -178,9 +178,29 @@ def test_png_resolution(tmp_path: Path, collapse: str, capsys) -> None:
                      *(["--dpi", dpi] if dpi else [])]) == 0
         sizes[dpi] = png_size(out.read_bytes())
     (width, height), (width96, height96) = sizes[None], sizes["96"]
-    assert abs(width - 2 * width96) <= 2 and abs(height - 2 * height96) <= 2  # 192 dpi by default
-    assert width >= {"none": 600, "blocks": 450, "stages": 300}[collapse]
-    assert width96 <= 400  # what Graphviz gives by itself, too small to read
+    assert width96 == {"none": 357, "blocks": 243, "stages": 158}[collapse]  # Graphviz's own: too small to read
+    assert 600 <= width <= 1200 and max(width, height) <= RASTER_MAX_SIDE
+    # One scale for both sides: 192 dpi at least, more for the narrow ones (800 px, up to 384 dpi)
+    scale = {"none": 214 / 96, "blocks": 316 / 96, "stages": 384 / 96}[collapse]
+    assert abs(width - scale * width96) <= 3 and abs(height - scale * height96) <= 3
+
+
+def test_png_never_passes_the_largest_bitmap(tmp_path: Path, capsys) -> None:
+    """ResNet-152 with every layer is 377 inches tall: at 192 dpi Graphviz would shrink the bitmap itself
+    (to 87 dpi, with a warning of its own); the default lowers the resolution to fit instead, and a
+    --dpi past it is refused, saying which would fit."""
+    assert main(["render", "examples/resnet152.res", "-o", str(tmp_path / "net.png"), "--collapse", "none"]) == 0
+    width, height = png_size((tmp_path / "net.png").read_bytes())
+    assert RASTER_MAX_SIDE - 400 < height <= RASTER_MAX_SIDE and width < 357
+    assert "too large for cairo" not in capsys.readouterr().err
+    assert main(["render", "examples/resnet152.res", "-o", str(tmp_path / "big.png"), "--collapse", "none",
+                 "--dpi", "100"]) == 2
+    err = capsys.readouterr().err
+    assert "--dpi 100 would make a 372×37,725 px image; Graphviz draws bitmaps of at most 32,767 px a side" in err
+    assert "hint: --dpi 86 or less" in err and not (tmp_path / "big.png").exists()
+    assert main(["render", "examples/resnet152.res", "-o", str(tmp_path / "big.png"), "--collapse", "none",
+                 "--dpi", "86"]) == 0
+    assert png_size((tmp_path / "big.png").read_bytes())[1] <= RASTER_MAX_SIDE
 
 
 def test_dpi_errors(tmp_path: Path, capsys) -> None:

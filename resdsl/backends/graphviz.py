@@ -7,7 +7,8 @@ projection shortcuts dashed (the ResNet paper's Figure 3 convention); an input r
 the main path runs straight and shortcuts curve beside it. ``collapse="blocks"`` draws one node per
 block instance and folds runs of identical ones (``bottleneck(256) ×35``); ``"stages"`` one per stage.
 One drawn edge may stand for several IR edges (a block's input feeds its main path and its projection):
-it takes the main path's style. Raster output is :data:`DEFAULT_DPI` unless told (``dpi``).
+it takes the main path's style. Raster output is :func:`default_dpi` unless told (``dpi``), and never
+past :data:`RASTER_MAX_SIDE` pixels a side.
 Every label is escaped, and the same graph always gives the same bytes. :class:`Diagram` is what a
 notebook displays.
 """
@@ -29,10 +30,15 @@ from resdsl.output import write_file
 COLLAPSE = ("none", "blocks", "stages")
 FORMATS = ("svg", "png", "pdf", "dot")
 RASTER = ("png",)  #: formats measured in pixels, whose resolution ``dpi`` sets
-#: Pixels per inch of raster output unless told: twice Graphviz's 96, the scale of a high-density
-#: screen, so 10-point labels stay legible (ResNet-50 with every layer: 714 px wide, not 357).
+#: Pixels per inch of raster output unless told, at least: twice Graphviz's 96, the scale of a
+#: high-density screen, so 10-point labels stay legible (ResNet-50 with every layer: 797 px wide, not 357).
 DEFAULT_DPI = 192
 MAX_DPI = 2400  #: a print's resolution; past it a bitmap of a deep network would run to gigabytes
+RASTER_WIDTH = 800  #: pixels the default resolution gives a narrow diagram, up to twice DEFAULT_DPI
+#: cairo's largest bitmap side: Graphviz shrinks a larger drawing itself, ignoring the dpi asked for,
+#: with a warning of its own on stderr
+RASTER_MAX_SIDE = 32_767
+_PAD_INCHES = 8 / 72  # Graphviz's default pad: 4 points on each side of the drawing
 EXPANDED_LIMIT = 200  # the default draws every node up to this many, then one node per block
 
 
@@ -232,24 +238,61 @@ def to_dot(graph: nx.DiGraph, collapse: str | None = None, direction: str = "TB"
     return "\n".join(lines) + "\n"
 
 
+def default_dpi(width: float, height: float) -> int:
+    """The resolution a raster gets unless told, for a drawing laid out ``width`` by ``height`` inches:
+    :data:`DEFAULT_DPI`, raised (up to twice that) so that a narrow diagram is :data:`RASTER_WIDTH`
+    pixels wide, and lowered where a side would pass :data:`RASTER_MAX_SIDE` pixels.
+
+    >>> default_dpi(3.61, 126.39), default_dpi(2.42, 15.56), default_dpi(1.53, 5.33)  # ResNet-50's three levels
+    (214, 316, 384)
+    >>> default_dpi(3.61, 377.14)  # ResNet-152 with every layer: 377 inches tall
+    86
+    """
+    wanted = min(2 * DEFAULT_DPI, max(DEFAULT_DPI, int(RASTER_WIDTH / (width + _PAD_INCHES))))
+    return min(wanted, _largest_dpi(width, height))
+
+
+def _largest_dpi(width: float, height: float) -> int:
+    return int(RASTER_MAX_SIDE / (max(width, height) + _PAD_INCHES))
+
+
+def _raster_dpi(source: str, dpi: int | None) -> int:
+    """The resolution to draw ``source`` at: ``dpi``, or :func:`default_dpi`. Lays it out once, in
+    Graphviz's ``plain`` format, for its size (first line: ``graph SCALE WIDTH HEIGHT``, in inches)."""
+    import graphviz
+
+    first = graphviz.Source(source).pipe(format="plain", engine="dot").split(b"\n", 1)[0].split()
+    width, height = float(first[2]), float(first[3])
+    if dpi is None:
+        return default_dpi(width, height)
+    largest = _largest_dpi(width, height)
+    if dpi > largest:
+        size = f"{round((width + _PAD_INCHES) * dpi):,}×{round((height + _PAD_INCHES) * dpi):,}"
+        raise UsageError(f"--dpi {dpi} would make a {size} px image; Graphviz draws bitmaps of at most "
+                         f"{RASTER_MAX_SIDE:,} px a side (it would shrink this one, ignoring --dpi)",
+                         hint=f"--dpi {largest} or less, --collapse blocks or stages, or write .svg (no limit)")
+    return dpi
+
+
 def render(graph: nx.DiGraph, fmt: str, dpi: int | None = None, **options: Any) -> bytes:
     """The diagram as ``svg``, ``png``, ``pdf`` or ``dot`` bytes; raises ResdslError without ``dot``.
     Layouts are bounded: at most :data:`~resdsl.limits.MAX_DRAWN_NODES` nodes (``dot`` text has no bound).
-    ``dpi``: pixels per inch of a PNG (default :data:`DEFAULT_DPI`), or written into ``dot`` text; SVG
-    and PDF are vector formats, which have none."""
+    ``dpi``: pixels per inch of a PNG (default :func:`default_dpi`; at most what keeps each side within
+    :data:`RASTER_MAX_SIDE` pixels), or written into ``dot`` text; SVG and PDF are vector formats,
+    which have none."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown diagram format '{fmt}'", hint=f"use one of: {', '.join(FORMATS)}")
     if dpi is not None and fmt not in (*RASTER, "dot"):
         raise UsageError(f"a resolution (dpi) applies to {', '.join(RASTER)} output; {fmt} is a vector format",
                          hint=f"leave --dpi out, or write -o net.{RASTER[0]}")
-    if dpi is None and fmt in RASTER:
-        dpi = DEFAULT_DPI
     source = to_dot(graph, **options, max_nodes=None if fmt == "dot" else MAX_DRAWN_NODES, dpi=dpi)
     if fmt == "dot":
         return source.encode()
     import graphviz
 
     try:
+        if fmt in RASTER:  # the size of the layout decides the resolution: drawn again at that
+            source = to_dot(graph, **options, max_nodes=MAX_DRAWN_NODES, dpi=_raster_dpi(source, dpi))
         return graphviz.Source(source).pipe(format=fmt, engine="dot")
     except graphviz.ExecutableNotFound:
         raise ResdslError("Graphviz's 'dot' program is not installed, so only .dot output is possible",
