@@ -435,8 +435,6 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    if args.nproc:
-        return _launch(args)
     if args.resume and (args.out or args.data or args.spec):
         raise UsageError("--resume RUN_DIR continues a run with the spec, data and options it was started with",
                          hint="give only --resume (and --epochs to train longer)")
@@ -446,9 +444,8 @@ def _train(args: argparse.Namespace) -> int:
     import torch
 
     from resdsl.training import Options, train
+    from resdsl.training.engine import plan
 
-    if os.environ.get("OMP_NUM_THREADS") is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ["WORLD_SIZE"])))
     options = Options(
         epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
         nesterov=args.nesterov, weight_decay=args.weight_decay, schedule=args.schedule, milestones=args.milestones,
@@ -457,6 +454,14 @@ def _train(args: argparse.Namespace) -> int:
         device=args.device, seed=args.seed, init_from=args.init_from, ignore=tuple(args.ignore),
         rename=tuple(args.rename), freeze=tuple(args.freeze), sync_bn=args.sync_bn,
         checkpoint_every=args.checkpoint_every, synthetic_size=args.synthetic_size, progress=args.progress)
+    run_dir = args.resume or args.out
+    if args.nproc:  # everything checked here first: a fault is one error, not one per process
+        gpu = args.device in ("auto", "cuda") and torch.cuda.is_available()
+        plan(args.spec, args.data, Path(run_dir), options, resume=bool(args.resume), input_shape=args.input,
+             overrides=dict(args.overrides), world_size=args.nproc, device_type="cuda" if gpu else "cpu")
+        return _launch(args)
+    if os.environ.get("OMP_NUM_THREADS") is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ["WORLD_SIZE"])))
     if args.resume:
         result = train(None, None, args.resume, options, resume=True)
     else:
@@ -469,15 +474,26 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _launch(args: argparse.Namespace) -> int:
-    """``--nproc N``: this same command under ``torchrun --nproc-per-node N`` (without --nproc)."""
-    import subprocess
+    """``--nproc N``: this same command under torchrun's launcher (``--nproc-per-node N --standalone``),
+    run in this process so that a failed worker is reported in one line: each worker has already
+    printed its own error."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser
+    from torch.distributed.run import run as torchrun
 
     argv = list(sys.argv[1:]) if args.argv is None else list(args.argv)
     index = next(i for i, a in enumerate(argv) if a == "--nproc" or a.startswith("--nproc="))
     del argv[index: index + (1 if "=" in argv[index] else 2)]
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(args.nproc),
-               "--standalone", "-m", "resdsl", *argv]
-    return subprocess.call(command)
+    launch = get_args_parser().parse_args(["--nproc-per-node", str(args.nproc), "--standalone", "-m", "resdsl",
+                                           *argv])
+    try:
+        torchrun(launch)
+    except ChildFailedError as error:
+        codes = sorted({failure.exitcode for failure in error.failures.values()})
+        print(f"resdsl train: {len(error.failures)} of {args.nproc} processes failed "
+              f"(exit code {', '.join(map(str, codes))})", file=sys.stderr)
+        return max(codes) if all(0 < code <= 2 for code in codes) else 1
+    return 0
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -216,6 +216,7 @@ def test_cifar_and_image_folder_from_disk(tmp_path: Path) -> None:
         Image.new("RGB", (40 + index, 30), (index * 20, 100, 200)).save(target / f"{index}.png")
     data = open_data(str(tmp_path / "pets"), (3, 24, 24), 2)
     assert (len(data.train) + len(data.val), data.classes) == (12, 2)
+    assert data.mean[1] == pytest.approx(100 / 255, abs=1e-3) and data.std[2] == pytest.approx(0, abs=1e-3)
     images, _ = next(Batches(data, data.train, 4, train=True, workers=1).epoch(0))
     assert images.shape == (4, 3, 24, 24)
 
@@ -271,6 +272,10 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "resumed" in capsys.readouterr().out
     assert main(["plot", str(run), "-o", str(tmp_path / "curves.png")]) == 0
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["train", str(DIGITS), "--data", "digits", "--out", str(tmp_path / "sync"), "--nproc", "2",
+                 "--sync-bn", "--device", "cpu"]) == 2
+    assert "--sync-bn needs GPUs" in capsys.readouterr().err
+    assert not (tmp_path / "sync").exists()
     assert main(["plot", str(tmp_path), "-o", str(tmp_path / "none.png")]) == 2
     assert not (tmp_path / "none.png").exists()
 
@@ -324,3 +329,14 @@ def test_mixed_precision_and_channels_last(tmp_path: Path, precision: str) -> No
                    overrides={"width": 8, "units": 1}, log=lambda line: None)
     assert result.metrics["val_top1"] > 0.5
     assert all(t.dtype in (torch.float32, torch.int64) for t in _weights(tmp_path / "run").values())
+
+
+def test_compiled_training_follows_eager(tmp_path: Path) -> None:
+    """--compile (torch.compile, inductor on a CPU) trains the same model: after an epoch, weights within
+    float reordering of the eager run's."""
+    spec = _tiny(tmp_path)
+    for name, compiled in (("eager", False), ("compiled", True)):
+        train(spec, "digits", tmp_path / name, Options(epochs=1, compile=compiled, progress=False),
+              log=lambda line: None)
+    eager, compiled_ = _weights(tmp_path / "eager"), _weights(tmp_path / "compiled")
+    assert max((eager[k].float() - compiled_[k].float()).abs().max().item() for k in eager) < 1e-3

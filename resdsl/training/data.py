@@ -182,8 +182,11 @@ def _image_folder(path: Path, shape: tuple[int, ...]) -> Data:
                          hint="lay out DATA/CLASS/IMAGE.jpg, or DATA/train/CLASS/... and DATA/val/CLASS/...")
     channels, height, width = shape
     size = (height, width)
-    # ImageNet's statistics: an ImageFolder is most often ImageNet or a subset of its kind
-    mean, std = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)) if channels == 3 else ((0.5,), (0.5,))
+    # The dataset's own statistics, from up to 256 training images (a fixed sample) as evaluation sees them
+    sample = torch.randperm(len(train_files), generator=torch.Generator().manual_seed(0))[:256].tolist()
+    generator = torch.Generator().manual_seed(0)
+    mean, std = _statistics(torch.stack([_decode(train_files[i], size, "center", channels, generator)
+                                         for i in sample]))
     return Data(path.name, Split(train_files, torch.tensor(train_labels), "imagenet", size),
                 Split(val_files, torch.tensor(val_labels), "center", size), len(names), (channels, height, width),
                 mean, std, defaults={"epochs": 90, "batch_size": 256, "lr": 0.1, "weight_decay": 1e-4,

@@ -168,12 +168,44 @@ def train(spec: str | Path | None, data: str | None, out: str | Path, options: O
     TensorBoard scalars when tensorboard is installed. ``resume=True`` continues the run in ``out``
     from its ``last`` checkpoint, with the spec, data and options it was started with (``options``
     may raise the number of epochs)."""
-    import resdsl
-
     run_dir = Path(out)
     world = join_world(options.device if options else "auto")
     say = log or (lambda text: print(text, flush=True))
-    say_main = say if world.main else (lambda text: None)
+    planned = plan(spec, data, run_dir, options, resume=resume, input_shape=input_shape, overrides=overrides,
+                   world_size=world.size, device_type=world.device.type, main=world.main)
+    if world.main and not resume:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _write_json(run_dir / "run.json", {
+            "spec": str(planned.spec), "data": str(planned.data),
+            "input_shape": list(planned.input_shape) if planned.input_shape else None,
+            "overrides": planned.overrides, "options": dataclasses.asdict(planned.options),
+            "spec_sha256": planned.digest, "network": planned.network.name, "world_size": world.size})
+    world.barrier()
+    return _Run(planned.network, planned.dataset, planned.options, run_dir, world,
+                say if world.main else (lambda text: None), resume).run()
+
+
+@dataclass
+class Plan:
+    """A run checked before it starts: the network, the data, the options with defaults filled in."""
+
+    network: Any
+    dataset: Data
+    options: Options
+    spec: str | Path
+    data: str
+    input_shape: tuple[int, ...] | None
+    overrides: dict[str, Any]
+    digest: str
+
+
+def plan(spec: str | Path | None, data: str | None, run_dir: Path, options: Options | None, *, resume: bool,
+         input_shape: tuple[int, ...] | None, overrides: dict[str, Any] | None, world_size: int,
+         device_type: str, main: bool = True) -> Plan:
+    """Everything a run needs checked, before any process starts training or anything is written:
+    ``resdsl train --nproc`` calls it before launching the processes, so a fault is one clear error."""
+    import resdsl
+
     if resume:
         recorded = _read_run(run_dir)
         spec, data = recorded["spec"], recorded["data"]
@@ -188,10 +220,13 @@ def train(spec: str | Path | None, data: str | None, out: str | Path, options: O
         options = options or Options()
         if spec is None or data is None:
             raise UsageError("train needs a spec and --data (or --resume RUN_DIR)")
-        if world.main and run_dir.exists() and any(run_dir.iterdir()):
+        if main and run_dir.exists() and any(run_dir.iterdir()):
             raise UsageError(f"{run_dir} is not empty: a run directory holds one run",
                              hint=f"continue it with --resume {run_dir}, or choose a new --out")
     options.check()
+    if options.sync_bn and world_size > 1 and device_type != "cuda":
+        raise UsageError("--sync-bn needs GPUs: PyTorch's SyncBatchNorm runs on CUDA devices only",
+                         hint="leave it out on CPUs, or train a norm-free or group-norm spec there")
     network = resdsl.load(spec, input_shape=input_shape, **(overrides or {}))
     if len(network.output_shapes) != 1 or len(network.output_shape) != 1:
         raise UsageError(f"{network.name} gives {network.output_shapes}: train takes a classifier (one output "
@@ -200,21 +235,14 @@ def train(spec: str | Path | None, data: str | None, out: str | Path, options: O
                         synthetic_size=options.synthetic_size)
     options = options.resolved(dataset)
     assert options.batch_size is not None and options.epochs is not None
-    if options.batch_size % world.size:
-        raise UsageError(f"--batch-size {options.batch_size} does not split over {world.size} processes",
-                         hint=f"use a multiple of {world.size}")
-    spec_digest = hashlib.sha256(network.to_source().encode()).hexdigest()
-    if resume and spec_digest != _read_run(run_dir)["spec_sha256"]:
+    if options.batch_size % world_size:
+        raise UsageError(f"--batch-size {options.batch_size} does not split over {world_size} processes",
+                         hint=f"use a multiple of {world_size}")
+    digest = hashlib.sha256(network.to_source().encode()).hexdigest()
+    if resume and digest != _read_run(run_dir)["spec_sha256"]:
         raise ResdslError(f"the spec {spec} has changed since the run in {run_dir} started",
                           hint="resume with the spec it was started with, or start a new run")
-    if world.main and not resume:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        _write_json(run_dir / "run.json", {
-            "spec": str(spec), "data": str(data), "input_shape": list(input_shape) if input_shape else None,
-            "overrides": overrides or {}, "options": dataclasses.asdict(options), "spec_sha256": spec_digest,
-            "network": network.name, "world_size": world.size})
-    world.barrier()
-    return _Run(network, dataset, options, run_dir, world, say_main, resume).run()
+    return Plan(network, dataset, options, spec, str(data), input_shape, dict(overrides or {}), digest)
 
 
 class _Run:
