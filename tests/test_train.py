@@ -143,6 +143,8 @@ def test_bad_input_stops_before_training(tmp_path: Path) -> None:
     (tmp_path / "full" / "x").write_text("")
     with pytest.raises(UsageError, match="is not empty"):
         train(_tiny(tmp_path), "digits", tmp_path / "full", log=lambda line: None)
+    with pytest.raises(UsageError, match="that is a file"):
+        train(_tiny(tmp_path), "digits", tmp_path / "full" / "x", log=lambda line: None)
     with pytest.raises(UsageError, match="no such folder"):
         train(_tiny(tmp_path), str(tmp_path / "nowhere"), tmp_path / "c", log=lambda line: None)
     with pytest.raises(UsageError, match="--resume"):

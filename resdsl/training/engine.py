@@ -220,6 +220,9 @@ def plan(spec: str | Path | None, data: str | None, run_dir: Path, options: Opti
         options = options or Options()
         if spec is None or data is None:
             raise UsageError("train needs a spec and --data (or --resume RUN_DIR)")
+        if run_dir.exists() and not run_dir.is_dir():
+            raise UsageError(f"--out {run_dir}: that is a file; a run directory is a folder",
+                             hint="choose a new folder: --out runs/NAME")
         if main and run_dir.exists() and any(run_dir.iterdir()):
             raise UsageError(f"{run_dir} is not empty: a run directory holds one run",
                              hint=f"continue it with --resume {run_dir}, or choose a new --out")
