@@ -342,3 +342,12 @@ def test_compiled_training_follows_eager(tmp_path: Path) -> None:
               log=lambda line: None)
     eager, compiled_ = _weights(tmp_path / "eager"), _weights(tmp_path / "compiled")
     assert max((eager[k].float() - compiled_[k].float()).abs().max().item() for k in eager) < 1e-3
+
+
+def test_a_diverging_run_stops_before_saving_nan_weights(tmp_path: Path) -> None:
+    spec = tmp_path / "nonorm.res"
+    spec.write_text(NORM_FREE)
+    with pytest.raises(ResdslError, match=r"the loss became (nan|inf) by step 5"):
+        train(spec, "digits", tmp_path / "run", Options(epochs=1, lr=1e30, checkpoint_every=5, progress=False),
+              log=lambda line: None)
+    assert not (tmp_path / "run" / "last").exists()

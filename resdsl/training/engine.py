@@ -32,6 +32,7 @@ from resdsl.training import checkpoint
 from resdsl.training.data import Batches, Data, open_data
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+FINITE_CHECK_STEPS = 20  #: steps between checks that the loss is finite (each waits for the device)
 SCHEDULES = ("cosine", "step", "constant")
 OPTIMIZERS = ("sgd", "adamw")
 
@@ -356,8 +357,10 @@ class _Run:
         self._set_train()
         options, device = self.options, self.world.device
         autocast = _autocast(device, options.precision)
-        total_loss = torch.zeros((), dtype=torch.float64)
-        correct = seen = 0
+        # running sums stay on the device: reading a value back each step would wait for the GPU each step
+        total_loss = torch.zeros((), dtype=torch.float64, device=device)
+        correct = torch.zeros((), dtype=torch.int64, device=device)
+        seen = 0
         waited = 0.0
         progress = _Progress(self, skip)
         batches = self.train_batches.epoch(self.epoch, skip)
@@ -378,22 +381,29 @@ class _Run:
             with autocast:
                 logits = self.forward(images)
                 loss = self.loss(logits.float(), labels)
-            if not torch.isfinite(loss):
-                raise ResdslError(f"the loss became {loss.item()} at step {self.step}",
-                                  hint="lower --lr, add --warmup-epochs, or use --precision bf16/fp32")
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.step += 1
-            total_loss += loss.detach().double().cpu() * len(labels)
-            correct += int((logits.argmax(1) == labels).sum())
+            total_loss += loss.detach().double() * len(labels)
+            correct += (logits.argmax(1) == labels).sum()
             seen += len(labels)
-            progress.update(len(labels), loss.item())
-            if options.checkpoint_every and self.step % options.checkpoint_every == 0 and self.world.main:
+            progress.update(len(labels), loss)
+            saving = bool(options.checkpoint_every) and self.step % options.checkpoint_every == 0
+            if saving or self.step % FINITE_CHECK_STEPS == 0:
+                self._check_finite(total_loss)
+            if saving and self.world.main:
                 self._save("last")
         progress.close()
-        sums = self._all_reduce([float(total_loss), correct, seen])
+        self._check_finite(total_loss)
+        sums = self._all_reduce([float(total_loss), int(correct), seen])
         return sums[0] / max(sums[2], 1), sums[1] / max(sums[2], 1), seen, waited
+
+    def _check_finite(self, total_loss: torch.Tensor) -> None:
+        """Stop a run whose loss has become infinite or NaN, before it writes such weights to a checkpoint."""
+        if not torch.isfinite(total_loss):
+            raise ResdslError(f"the loss became {float(total_loss)} by step {self.step}",
+                              hint="lower --lr, add --warmup-epochs, or use --precision bf16/fp32")
 
     @torch.no_grad()
     def _evaluate(self) -> dict[str, float]:
@@ -493,19 +503,24 @@ class _Progress:
                             unit="step", leave=False, dynamic_ncols=True)
         self.last_line = self.started
 
-    def update(self, images: int, loss: float) -> None:
+    def update(self, images: int, loss: torch.Tensor) -> None:
+        """One step done; the loss is read back from the device only when it is shown (twice a second
+        at most), so that the progress bar does not make every step wait for the GPU."""
         self.seen += images * self.run.world.size
         self.done += 1
-        rate = self.seen / max(time.perf_counter() - self.started, 1e-9)
+        now = time.perf_counter()
+        rate = self.seen / max(now - self.started, 1e-9)
         lr = self.run.lr(self.run.step - 1)
         if self.bar is not None:
-            self.bar.set_postfix_str(f"loss {loss:.4f} lr {lr:.4g} {rate:,.0f} img/s", refresh=False)
+            if now - self.last_line >= 0.5:
+                self.last_line = now
+                self.bar.set_postfix_str(f"loss {loss.item():.4f} lr {lr:.4g} {rate:,.0f} img/s", refresh=False)
             self.bar.update(1)
-        elif self.run.world.main and time.perf_counter() - self.last_line >= 10 and self.done < self.total:
-            self.last_line = time.perf_counter()
-            left = (self.total - self.done) * (time.perf_counter() - self.started) / max(1, self.done)
-            self.run.say(f"  epoch {self.run.epoch + 1} step {self.done}/{self.total}  loss {loss:.4f}  lr {lr:.4g}  "
-                         f"{rate:,.0f} img/s  eta {left:.0f} s")
+        elif self.run.world.main and now - self.last_line >= 10 and self.done < self.total:
+            self.last_line = now
+            left = (self.total - self.done) * (now - self.started) / max(1, self.done)
+            self.run.say(f"  epoch {self.run.epoch + 1} step {self.done}/{self.total}  loss {loss.item():.4f}  "
+                         f"lr {lr:.4g}  {rate:,.0f} img/s  eta {left:.0f} s")
 
     def close(self) -> None:
         if self.bar is not None:
