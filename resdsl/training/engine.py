@@ -12,6 +12,7 @@ import contextlib
 import csv
 import dataclasses
 import hashlib
+import io
 import json
 import math
 import os
@@ -467,24 +468,16 @@ class _Run:
     def _record(self, metrics: dict[str, float]) -> None:
         history = self.history
         _write_text(self.run_dir / "metrics.jsonl", "".join(json.dumps(row) + "\n" for row in history))
-        lines: list[str] = []
-        writer = csv.writer(_Lines(lines), lineterminator="\n")
+        table = io.StringIO()
+        writer = csv.writer(table, lineterminator="\n")
         writer.writerow(list(history[0]))
         writer.writerows([row[key] for key in history[0]] for row in history)
-        _write_text(self.run_dir / "metrics.csv", "".join(lines))
+        _write_text(self.run_dir / "metrics.csv", table.getvalue())
         if self.tensorboard is not None:
             for key, value in metrics.items():
                 if key not in ("epoch", "step"):
                     self.tensorboard.add_scalar(key, value, int(metrics["epoch"]))
             self.tensorboard.flush()
-
-
-class _Lines:
-    def __init__(self, lines: list[str]) -> None:
-        self.lines = lines
-
-    def write(self, text: str) -> None:
-        self.lines.append(text)
 
 
 class _Progress:
