@@ -75,25 +75,14 @@ def _variants(layer: Layer) -> Iterator[tuple[str, dict[str, Value]]]:
         for word in choices(parameter.check):
             written = word if index == 0 else f"{parameter.name}: {word}"
             yield f"{layer.name}({written})", {**base, parameter.name: Symbol(word)}
-        for value in _PROBES:
+        for value in _PROBES:  # each value it takes: avgpool(to: 1) and (to: 2) build different ops
             if parameter.check is None or parameter.check(value) is None:
                 yield f"{layer.name}({parameter.name}: ...)", {**base, parameter.name: value}
-                break
 
 
-@functools.cache
-def torch_names() -> dict[str, tuple[str, ...]]:
-    """PyTorch's module class names (``BatchNorm2d``) → how the language writes each (``bn``),
-    derived from the op definitions: every layer's op is built in each of its forms and asked for
-    its PyTorch form (:meth:`~resdsl.ir.ops.Op.torch`). A class the plain layer builds is written as
-    that layer; one only an argument builds, with it: ``AdaptiveAvgPool2d`` → ``avgpool(global)``,
-    ``avgpool(to: ...)``.
-
-    >>> torch_names()["BatchNorm2d"], torch_names()["AdaptiveAvgPool2d"]
-    (('bn',), ('avgpool(global)', 'avgpool(to: ...)'))
-    """
-    plain: dict[str, list[str]] = {_IDENTITY_MODULE: [IDENTITY.name]}
-    other: dict[str, list[str]] = {}
+def _forms() -> Iterator[tuple[str, str, type[ops.Op]]]:
+    """Every layer's op built in each of its forms (:func:`_variants`) on each probe shape, as
+    (PyTorch module class, how the language writes that form, op class) where its form is a module."""
     for name, builtin in LAYERS.items():
         for written, arguments in _variants(builtin.layer):
             try:
@@ -109,10 +98,43 @@ def torch_names() -> dict[str, tuple[str, ...]]:
                     continue
                 form = op.torch([shape])
                 if isinstance(form, Module):
-                    found = (plain if written == name else other).setdefault(form.name, [])
-                    if written not in found:
-                        found.append(written)
+                    yield form.name, written, type(op)
+
+
+@functools.cache
+def torch_names() -> dict[str, tuple[str, ...]]:
+    """PyTorch's module class names (``BatchNorm2d``) → how the language writes each (``bn``),
+    derived from the op definitions: every layer's op is built in each of its forms and asked for
+    its PyTorch form (:meth:`~resdsl.ir.ops.Op.torch`). A class the plain layer builds is written as
+    that layer; one only an argument builds, with it: ``AdaptiveAvgPool2d`` → ``avgpool(global)``,
+    ``avgpool(to: ...)``.
+
+    >>> torch_names()["BatchNorm2d"], torch_names()["AdaptiveAvgPool2d"]
+    (('bn',), ('avgpool(global)', 'avgpool(to: ...)'))
+    """
+    plain: dict[str, list[str]] = {_IDENTITY_MODULE: [IDENTITY.name]}
+    other: dict[str, list[str]] = {}
+    for module, written, _ in _forms():
+        found = (plain if written.split("(")[0] == written else other).setdefault(module, [])
+        if written not in found:
+            found.append(written)
     return {module: tuple(plain.get(module) or other[module]) for module in sorted({*plain, *other})}
+
+
+@functools.cache
+def torch_ops() -> dict[str, tuple[type[ops.Op], ...]]:
+    """PyTorch's module class names → the op classes whose PyTorch form builds that class, derived as
+    :func:`torch_names` is: what :mod:`resdsl.importing` asks (:meth:`~resdsl.ir.ops.Op.from_torch`)
+    to read a module of that class.
+
+    >>> [op.__name__ for op in torch_ops()["AdaptiveAvgPool2d"]]
+    ['GlobalAvgPool', 'AdaptiveAvgPool']
+    """
+    found: dict[str, list[type[ops.Op]]] = {}
+    for module, _, op in _forms():
+        if op not in found.setdefault(module, []):
+            found[module].append(op)
+    return {module: tuple(classes) for module, classes in found.items()}
 
 
 def torch_hint(name: str) -> str | None:

@@ -178,10 +178,25 @@ class Op:
         """The PyTorch form (:mod:`resdsl.ir.torch_form`); None for the network's input."""
         raise NotImplementedError
 
+    def written(self) -> tuple[str, dict[str, Value]] | None:
+        """How the language writes this op: its layer's name and every argument
+        (``("conv", {"channels": 64, "k": 3, ...})``), the inverse of :meth:`from_arguments`; None
+        for ops only the language's constructs make (the input, merges, ``upsample(to: y)``).
+        :mod:`resdsl.importing` writes specs with it; tests/test_ops.py builds every example back."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_torch(cls, arguments: dict[str, Any], inputs: Sequence[Shape]) -> Op | None:
+        """The op whose PyTorch :class:`~resdsl.ir.torch_form.Module` form is a module built with
+        ``arguments`` (its constructor's, by name, read back from an instance), on ``inputs``; None
+        where it cannot be this op. The importer keeps the answer only if the op's own :meth:`torch`
+        builds a module with the same arguments, so this picks fields and checks nothing."""
+        raise NotImplementedError
+
 
 #: The facts :class:`Op` declares and every op must state (tests/test_ops.py checks each).
 FACTS = ("kind", "family", "layer", "memory", "counting", "output_shape", "params", "buffers", "macs", "reads",
-         "label", "torch")
+         "label", "torch", "written", "from_torch")
 
 
 # --- shared answers, taken by name ----------------------------------------------------------------
@@ -199,6 +214,17 @@ def nothing(self: Any, inputs: Sequence[Shape], output: Shape | None = None) -> 
 def pointwise(self: Any, inputs: Sequence[Shape], axis: int, lo: int, hi: int) -> tuple[int, int]:
     """Each output position reads the same input position."""
     return lo, hi
+
+
+def not_written(self: Any) -> None:
+    """Only the language's constructs make this op (the input, a merge): no layer writes it."""
+    return None
+
+
+@classmethod  # type: ignore[misc]
+def not_a_module(cls: Any, arguments: dict[str, Any], inputs: Sequence[Shape]) -> None:
+    """The op's PyTorch form is a call or a parameter, never a module of its own."""
+    return None
 
 
 def everywhere(self: Any, inputs: Sequence[Shape], axis: int, lo: int, hi: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from math import prod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from resdsl.frozen import frozen
 from resdsl.ir.ops.base import (
@@ -14,6 +14,7 @@ from resdsl.ir.ops.base import (
     Memory,
     Op,
     Shape,
+    not_a_module,
     nothing,
     pointwise,
     same_shape,
@@ -42,6 +43,13 @@ class _Activation(Op):
 
     def torch(self, inputs: Sequence[Shape]) -> Module:
         return Module(self.module)
+
+    def written(self) -> tuple[str, dict[str, Value]]:
+        return self.kind, {}
+
+    @classmethod
+    def from_torch(cls, a: dict[str, Any], inputs: Sequence[Shape]) -> Op:
+        return cls()
 
 
 @frozen
@@ -116,6 +124,13 @@ class LeakyReLU(Op):
     def torch(self, inputs: Sequence[Shape]) -> Module:
         return Module("LeakyReLU", (), options(("negative_slope", self.slope, 0.01)))
 
+    def written(self) -> tuple[str, dict[str, Value]]:
+        return "leaky_relu", {"slope": self.slope}
+
+    @classmethod
+    def from_torch(cls, a: dict[str, Any], inputs: Sequence[Shape]) -> LeakyReLU:
+        return cls(a["negative_slope"])
+
 
 @frozen
 class Softmax(Op):
@@ -141,6 +156,13 @@ class Softmax(Op):
     def torch(self, inputs: Sequence[Shape]) -> Module:
         return Module("Softmax", (), (("dim", 1),))
 
+    def written(self) -> tuple[str, dict[str, Value]]:
+        return "softmax", {}
+
+    @classmethod
+    def from_torch(cls, a: dict[str, Any], inputs: Sequence[Shape]) -> Softmax:
+        return cls()
+
 
 @frozen
 class Dropout(Op):
@@ -165,6 +187,13 @@ class Dropout(Op):
 
     def torch(self, inputs: Sequence[Shape]) -> Module:
         return Module("Dropout", (self.p,))
+
+    def written(self) -> tuple[str, dict[str, Value]]:
+        return "dropout", {"p": self.p}
+
+    @classmethod
+    def from_torch(cls, a: dict[str, Any], inputs: Sequence[Shape]) -> Dropout:
+        return cls(a["p"])
 
 
 @frozen
@@ -195,6 +224,13 @@ class DropPath(Op):
     def torch(self, inputs: Sequence[Shape]) -> Module:
         return Module("DropPath", (self.p,), runtime=True)
 
+    def written(self) -> tuple[str, dict[str, Value]]:
+        return "drop_path", {"p": self.p}
+
+    @classmethod
+    def from_torch(cls, a: dict[str, Any], inputs: Sequence[Shape]) -> DropPath:
+        return cls(a["p"])
+
 
 @frozen
 class Scale(Op):
@@ -219,6 +255,11 @@ class Scale(Op):
 
     def torch(self, inputs: Sequence[Shape]) -> Call:
         return Call("operator.mul", (Arg(0), self.factor))
+
+    def written(self) -> tuple[str, dict[str, Value]]:
+        return "scale", {"factor": self.factor}
+
+    from_torch = not_a_module
 
 
 @frozen
@@ -257,6 +298,11 @@ class LayerScale(Op):
         shape = (inputs[0][0], *(1 for _ in inputs[0][1:]))  # broadcast over the positions
         return Parameter(shape, self.init, Call("operator.mul", (Weight(), Arg(0))))
 
+    def written(self) -> tuple[str, dict[str, Value]]:
+        return "layer_scale", {"init": self.init}
+
+    from_torch = not_a_module
+
 
 @frozen
 class Flatten(Op):
@@ -282,3 +328,10 @@ class Flatten(Op):
 
     def torch(self, inputs: Sequence[Shape]) -> Module:
         return Module("Flatten", (1,))
+
+    def written(self) -> tuple[str, dict[str, Value]]:
+        return "flatten", {}
+
+    @classmethod
+    def from_torch(cls, a: dict[str, Any], inputs: Sequence[Shape]) -> Flatten:
+        return cls()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from math import prod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from resdsl.frozen import frozen
 from resdsl.ir.ops.base import (
@@ -68,6 +68,13 @@ class BatchNorm(Op):
         arguments = options(("eps", self.eps, 1e-5), ("momentum", self.momentum, 0.1), ("affine", self.affine, True))
         return Module("BatchNorm2d", (inputs[0][0],), arguments, ONES_ZEROS if self.affine else ())
 
+    def written(self) -> tuple[str, dict[str, Value]]:
+        return "bn", {"eps": self.eps, "momentum": self.momentum, "affine": self.affine}
+
+    @classmethod
+    def from_torch(cls, a: dict[str, Any], inputs: Sequence[Shape]) -> BatchNorm:
+        return cls(a["eps"], a["momentum"], a["affine"])
+
 
 @frozen
 class GroupNorm(Op):
@@ -114,6 +121,13 @@ class GroupNorm(Op):
     def torch(self, inputs: Sequence[Shape]) -> Module:
         return Module("GroupNorm", (self.groups, inputs[0][0]), options(("eps", self.eps, 1e-5)), ONES_ZEROS)
 
+    def written(self) -> tuple[str, dict[str, Value]]:
+        return "groupnorm", {"groups": self.groups, "eps": self.eps}
+
+    @classmethod
+    def from_torch(cls, a: dict[str, Any], inputs: Sequence[Shape]) -> GroupNorm:
+        return cls(a["num_groups"], a["eps"])
+
 
 @frozen
 class LayerNorm(Op):
@@ -159,3 +173,10 @@ class LayerNorm(Op):
         if len(inputs[0]) == 3:  # a map: over C at each position
             return Module("LayerNorm2d", (inputs[0][0],), arguments, runtime=True)
         return Module("LayerNorm", (inputs[0][0],), arguments)
+
+    def written(self) -> tuple[str, dict[str, Value]]:
+        return "layernorm", {"eps": self.eps, "affine": self.affine}
+
+    @classmethod
+    def from_torch(cls, a: dict[str, Any], inputs: Sequence[Shape]) -> LayerNorm:
+        return cls(a["eps"], a["elementwise_affine"])

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from resdsl.frozen import frozen
-from resdsl.ir.ops.base import Shape, nothing, spatial
+from resdsl.ir.ops.base import Shape, not_a_module, nothing, spatial
 from resdsl.ir.ops.resample import GlobalAvgPool
 from resdsl.ir.schema import Layer, Value
 from resdsl.ir.torch_form import Arg, Call
@@ -41,3 +41,8 @@ class Mean(GlobalAvgPool):
 
     def torch(self, inputs: Sequence[Shape]) -> Call:  # type: ignore[override]  # a call, not a module
         return Call("torch.mean", (Arg(0), (2, 3), True))  # keepdim
+
+    def written(self) -> tuple[str, dict[str, Value]]:  # type: ignore[override]
+        return "mean", {}
+
+    from_torch = not_a_module

@@ -6,7 +6,7 @@ import struct
 from collections.abc import Sequence
 from functools import lru_cache
 from math import floor, gcd, prod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from resdsl.errors import ResdslError
 from resdsl.frozen import frozen
@@ -20,6 +20,8 @@ from resdsl.ir.ops.base import (
     Size,
     everywhere,
     format_size,
+    not_a_module,
+    not_written,
     nothing,
     pair,
     spatial,
@@ -79,6 +81,14 @@ class MaxPool(Op):
             ("stride", square(self.stride), None), ("padding", square(self.padding), 0),
             ("ceil_mode", self.ceil_mode, False)))
 
+    def written(self) -> tuple[str, dict[str, Value]]:
+        return "maxpool", {"k": self.kernel, "stride": self.stride, "padding": self.padding, "ceil": self.ceil_mode}
+
+    @classmethod
+    def from_torch(cls, a: dict[str, Any], inputs: Sequence[Shape]) -> MaxPool:
+        return cls(square(a["kernel_size"]), square(a["stride"] or a["kernel_size"]), square(a["padding"]),
+                   a["ceil_mode"])
+
 
 @frozen
 class AvgPool(MaxPool):
@@ -123,6 +133,15 @@ class AvgPool(MaxPool):
             ("stride", square(self.stride), None), ("padding", square(self.padding), 0),
             ("ceil_mode", self.ceil_mode, False), ("count_include_pad", self.count_include_pad, True)))
 
+    def written(self) -> tuple[str, dict[str, Value]]:
+        return "avgpool", {"k": self.kernel, "stride": self.stride, "padding": self.padding, "ceil": self.ceil_mode,
+                           "count_pad": self.count_include_pad}
+
+    @classmethod
+    def from_torch(cls, a: dict[str, Any], inputs: Sequence[Shape]) -> AvgPool:
+        return cls(square(a["kernel_size"]), square(a["stride"] or a["kernel_size"]), square(a["padding"]),
+                   a["ceil_mode"], a["count_include_pad"])
+
 
 @frozen
 class GlobalAvgPool(Op):
@@ -148,6 +167,13 @@ class GlobalAvgPool(Op):
 
     def torch(self, inputs: Sequence[Shape]) -> Module:
         return Module("AdaptiveAvgPool2d", (1,))
+
+    def written(self) -> tuple[str, dict[str, Value]]:
+        return "avgpool", {"k": Symbol("global")}
+
+    @classmethod
+    def from_torch(cls, a: dict[str, Any], inputs: Sequence[Shape]) -> GlobalAvgPool | None:
+        return cls() if a["output_size"] in (1, (1, 1)) else None
 
 
 @frozen
@@ -193,6 +219,16 @@ class AdaptiveAvgPool(Op):
 
     def torch(self, inputs: Sequence[Shape]) -> Module:
         return Module("AdaptiveAvgPool2d", (pair(self.size),))  # torchvision writes (7, 7)
+
+    def written(self) -> tuple[str, dict[str, Value]]:
+        return "avgpool", {"to": self.size}
+
+    @classmethod
+    def from_torch(cls, a: dict[str, Any], inputs: Sequence[Shape]) -> AdaptiveAvgPool | None:
+        size = a["output_size"]
+        if None in pair(size) or square(size) == 1:  # None keeps an axis's size; 1 is GlobalAvgPool
+            return None
+        return cls(square(size))
 
 
 @frozen
@@ -247,6 +283,18 @@ class Upsample(Op):
     def torch(self, inputs: Sequence[Shape]) -> Module:
         return Module("Upsample", (), (("scale_factor", self.scale), ("mode", self.mode))
                       + ((("align_corners", False),) if self.mode == "bilinear" else ()))
+
+    def written(self) -> tuple[str, dict[str, Value]]:
+        return "upsample", {"scale": self.scale, "mode": Symbol(self.mode)}
+
+    @classmethod
+    def from_torch(cls, a: dict[str, Any], inputs: Sequence[Shape]) -> Upsample | None:
+        scale = a["scale_factor"]
+        scale = set(scale) if isinstance(scale, tuple) else {scale}
+        if len(scale) != 1 or a["mode"] not in ("nearest", "bilinear"):
+            return None
+        factor = scale.pop()
+        return cls(int(factor), a["mode"]) if factor is not None and factor == int(factor) else None
 
 
 def _float32(value: float) -> float:
@@ -323,6 +371,9 @@ class UpsampleTo(Op):
         size = Call("operator.getitem", (Call("getattr", (Arg(1), "shape")), slice(-2, None)))
         return Call("F.interpolate", (Arg(0),), (("size", size), ("mode", "nearest")))
 
+    written = not_written
+    from_torch = not_a_module
+
 
 @frozen
 class Subsample(Op):
@@ -354,3 +405,8 @@ class Subsample(Op):
     def torch(self, inputs: Sequence[Shape]) -> Call:
         every = slice(None, None, self.stride)
         return Call("operator.getitem", (Arg(0), (slice(None), slice(None), every, every)))
+
+    def written(self) -> tuple[str, dict[str, Value]]:
+        return "subsample", {"stride": self.stride}
+
+    from_torch = not_a_module

@@ -14,6 +14,8 @@ from resdsl.ir.ops.base import (
     Shape,
     ShapeError,
     format_shape,
+    not_a_module,
+    not_written,
     nothing,
     pointwise,
     spatial,
@@ -46,6 +48,9 @@ class Input(Op):
     def torch(self, inputs: Sequence[Shape]) -> None:
         return None  # forward's argument
 
+    written = not_written
+    from_torch = not_a_module
+
 
 class _Merge(Op):
     """An op of two or more inputs of one shape or broadcastable: written ``NAME { a | b }`` or ``NAME(x)``."""
@@ -56,6 +61,8 @@ class _Merge(Op):
     counting = "nothing counted"
     params = buffers = macs = nothing
     reads = pointwise
+    written = not_written
+    from_torch = not_a_module
 
 
 @frozen
@@ -155,3 +162,8 @@ class ZeroPad(Op):
     def torch(self, inputs: Sequence[Shape]) -> Call:
         extra = self.channels - inputs[0][0]
         return Call("F.pad", (Arg(0), (0, 0, 0, 0, extra // 2, extra - extra // 2)))
+
+    def written(self) -> tuple[str, dict[str, Value]]:
+        return "zeropad", {"channels": self.channels}
+
+    from_torch = not_a_module

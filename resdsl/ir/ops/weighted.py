@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from math import prod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from resdsl.frozen import frozen
 from resdsl.ir.ops.base import (
@@ -100,6 +100,18 @@ class Conv(Op):
             ("stride", square(self.stride), 1), ("padding", square(self.padding), 0), ("dilation", self.dilation, 1),
             ("groups", self.groups, 1), ("bias", self.bias, None)), KAIMING_FAN_OUT)
 
+    def written(self) -> tuple[str, dict[str, Value]]:
+        return "conv", {"channels": self.out_channels, "k": self.kernel, "stride": self.stride,
+                        "padding": self.padding, "groups": self.groups, "dilation": self.dilation, "bias": self.bias}
+
+    @classmethod
+    def from_torch(cls, a: dict[str, Any], inputs: Sequence[Shape]) -> Conv | None:
+        dilation = set(pair(a["dilation"]))
+        if isinstance(a["padding"], str) or len(dilation) != 1:  # padding="same": PyTorch pads per input
+            return None
+        return cls(a["out_channels"], square(a["kernel_size"]), square(a["stride"]), square(a["padding"]),
+                   dilation.pop(), a["groups"], a["bias"])
+
 
 def _over_check(value: Value) -> str | None:
     """``over:`` takes the word ``channels``; a number there may be the value of a parameter of that
@@ -165,6 +177,14 @@ class Linear(Op):
         if self.over_channels:
             return Module("ChannelLinear", (inputs[0][0], self.out_features), arguments, runtime=True)
         return Module("Linear", (inputs[0][0], self.out_features), arguments)
+
+    def written(self) -> tuple[str, dict[str, Value]]:
+        return "linear", {"features": self.out_features, "bias": self.bias,
+                          "over": Symbol("channels") if self.over_channels else None}
+
+    @classmethod
+    def from_torch(cls, a: dict[str, Any], inputs: Sequence[Shape]) -> Linear:
+        return cls(a["out_features"], a["bias"], over_channels=len(inputs[0]) == 3)  # ChannelLinear on a map
 
 
 def _stride(stride: Size) -> str:
