@@ -491,22 +491,24 @@ class Lowering:
         """The built-in shortcut paths, named as torchvision and timm name them (downsample.0, ...)."""
         if x.shape is None or main.shape is None:
             return Tensor(x.node, None)
-        stride = _stride(x.shape, main.shape, kind, span)
-        channels = main.shape[0]
-        if kind == "project":
-            x = self.node(scope, "0", ops.Conv(channels, 1, stride, 0), span, [x])
-            return self.node(scope, "1", ops.BatchNorm(), span, [x])
-        if kind == "avgdown":
-            if stride > 1:
-                x = self.node(scope, "0", ops.AvgPool(stride, stride, 0, True, False), span, [x])
-            x = self.node(scope, "1", ops.Conv(channels, 1, 1, 0), span, [x])
-            return self.node(scope, "2", ops.BatchNorm(), span, [x])
-        # pad: option A
-        if stride > 1:
-            x = self.node(scope, scope.names.automatic("", span), ops.Subsample(stride), span, [x])
-        if x.shape is not None and x.shape[0] != channels:
-            x = self.node(scope, scope.names.automatic("", span), ops.ZeroPad(channels), span, [x])
+        for local, op in shortcut_path(kind, x.shape, main.shape, _stride(x.shape, main.shape, kind, span)):
+            x = self.node(scope, local or scope.names.automatic("", span), op, span, [x])
         return x
+
+
+def shortcut_path(kind: str, source: ops.Shape, target: ops.Shape, stride: int) -> list[tuple[str | None, ops.Op]]:
+    """The layers of built-in shortcut ``kind`` (``project``, ``avgdown`` or ``pad``) from ``source`` to
+    ``target`` with ``stride``, each with its name in the shortcut's scope (None: numbered in turn):
+    what lowering makes, and what :mod:`resdsl.importing` recognizes in a traced model."""
+    channels = target[0]
+    if kind == "project":
+        return [("0", ops.Conv(channels, 1, stride, 0)), ("1", ops.BatchNorm())]
+    if kind == "avgdown":
+        pool = [("0", ops.AvgPool(stride, stride, 0, True, False))] if stride > 1 else []
+        return [*pool, ("1", ops.Conv(channels, 1, 1, 0)), ("2", ops.BatchNorm())]
+    # pad: option A
+    return [*([(None, ops.Subsample(stride))] if stride > 1 else []),
+            *([(None, ops.ZeroPad(channels))] if source[0] != channels else [])]
 
 
 def _bounded(op: ops.Op, in_shapes: list[ops.Shape], shape: ops.Shape) -> None:
