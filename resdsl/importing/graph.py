@@ -96,6 +96,7 @@ class Graph:
                     continue
                 made[flat] = key
         self.outputs = {name: renamed.get(key, key) for name, key in self.outputs.items()}
+        self.adopt_concats()
         needed: set[str] = set()
         stack = list(self.outputs.values())
         while stack:
@@ -105,3 +106,32 @@ class Graph:
             needed.add(key)
             stack.extend(self.nodes[key].inputs)
         self.nodes = {key: node for key, node in self.nodes.items() if key in needed}
+
+    def adopt_concats(self) -> None:
+        """A concatenation of a module call's input and its output belongs to that call: DenseNet's
+        layer computes its features and the next layer concatenates them; written as a person would,
+        the layer is ``concat { identity | ... }``."""
+        members: dict[Call, set[str]] = {}
+        for node in self.nodes.values():
+            for call in node.scopes:
+                members.setdefault(call, set()).add(node.key)
+        for node in self.nodes.values():
+            if not isinstance(node.op, ops.Concat) or len(node.inputs) != 2 or node.inputs[1] not in self.nodes:
+                continue
+            before, after = node.inputs
+            producer = self.nodes[after]
+            common = 0
+            while common < min(len(node.scopes), len(producer.scopes)) and \
+                    node.scopes[common] == producer.scopes[common]:
+                common += 1
+            if common >= len(producer.scopes):
+                continue
+            call = producer.scopes[common]
+            inside = members[call]
+            outside = {source for key in inside for source in self.nodes[key].inputs if source not in inside}
+            if outside == {before}:
+                for old in node.scopes:
+                    members[old].discard(node.key)
+                node.scopes = producer.scopes[:common + 1]
+                for new in node.scopes:
+                    members[new].add(node.key)

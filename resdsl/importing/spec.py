@@ -453,7 +453,7 @@ def _skeleton(steps: Sequence[Step]) -> Any:
         elif isinstance(step, BlockCall):
             out.append(("B", step.block, step.label, step.alias, len(step.args)))
         else:
-            out.append((type(step).__name__, vars(step)))
+            out.append((type(step).__name__, repr(vars(step))))
     return tuple(out)
 
 
