@@ -204,7 +204,9 @@ class Writer:
             inputs = list(dict.fromkeys(source for node in members for source in node.inputs if source not in keys))
             outputs = [node.key for node in members if node.key in self.outputs or
                        any(user not in keys for user in self.users[node.key])]
-            if len(inputs) == 1 and len(outputs) == 1:
+            # a module whose forward is one op (a subclass of a layer's class, a wrapper): that layer
+            weights_here = len(members) == 1 or any(node.name == item[0] for node in members)
+            if len(inputs) == 1 and len(outputs) == 1 and not weights_here:
                 units.append(Unit(members, inputs, outputs[0], item, self.classes.get(item[0], "")))
             else:  # not one value in and one out: its parts, in this scope
                 units.extend(self.units((*scope, item), members))
@@ -648,7 +650,7 @@ def elide(steps: Sequence[Step]) -> None:
 # --- stages and runs --------------------------------------------------------------------------
 
 
-def compress(calls: list[BlockCall], index_mode: bool) -> list[BlockCall] | None:
+def compress(calls: list[BlockCall], index_mode: bool, blocks: dict[str, BlockDef]) -> list[BlockCall] | None:
     """Calls labeled 0, 1, ... as runs: ``b(64) * 3``, and ``b(128) * 4, first(stride: 2)``."""
     if not index_mode or any(call.label != str(index) for index, call in enumerate(calls)):
         return None
@@ -665,7 +667,10 @@ def compress(calls: list[BlockCall], index_mode: bool) -> list[BlockCall] | None
     while index < len(runs):
         run = runs[index]
         after = runs[index + 1] if index + 1 < len(runs) else None
-        if run.count == 1 and after is not None and after.block == run.block and run.first is None:
+        keywords_only = after is not None and after.block == run.block and all(
+            param.default is not None or mine == theirs
+            for param, mine, theirs in zip(blocks[run.block].params, run.args, after.args))
+        if run.count == 1 and after is not None and keywords_only and run.first is None:
             merged.append(BlockCall(run.block, after.args, None, None, after.count + 1, run.args))
             index += 2
             continue
@@ -914,7 +919,7 @@ def network(graph: Graph, classes: dict[str, str], name: str, blocks: bool, nest
             lines.append(f"  stage {stage}: {text.inline(steps[0])}")
         else:
             inner = text.lines(steps, 2)
-            opener = f"  stage {stage}: {{" if index_mode else f"  stage {stage} {{"
+            opener = f"  stage {stage}: {{" if index_mode else f"  stage {stage.replace('.', '_')} {{"
             if len(inner) == 1 and len(inner[0]) + len(opener) < 100:
                 lines.append(f"{opener} {inner[0].strip()} }}")
             else:
@@ -936,7 +941,8 @@ def _stages(body: list[Step], blocks: dict[str, BlockDef]) -> list[tuple[str | N
     """The top level as stages: each top-level module (a group or a block instance) one, the layers
     before the first the stem, after the last the head."""
     stages: list[tuple[str | None, list[Step], bool]] = []
-    modules = [index for index, step in enumerate(body) if isinstance(step, (Group, BlockCall)) and step.label]
+    body = _splice(body)
+    modules = [index for index, step in enumerate(body) if isinstance(step, Group) and step.label]
     if not modules:
         drop_labels(body, False)
         return [(None, body, False)]
@@ -944,13 +950,13 @@ def _stages(body: list[Step], blocks: dict[str, BlockDef]) -> list[tuple[str | N
     loose: list[Step] = []
     names = _Names(False)
     for index, step in enumerate(body):
-        if isinstance(step, (Group, BlockCall)) and step.label:
+        if isinstance(step, Group) and step.label:
             if loose:
                 stages.append(("stem" if not stages and index == first else None, loose, False))
                 loose = []
             if isinstance(step, Group):
                 calls = [s for s in step.body if isinstance(s, BlockCall)]
-                runs = compress(calls, True) if len(calls) == len(step.body) else None
+                runs = compress(calls, True, blocks) if len(calls) == len(step.body) else None
                 if runs is not None:
                     stages.append((step.label, list(runs), True))
                     continue
@@ -1037,3 +1043,21 @@ def write(graph: Graph, classes: dict[str, str], name: str, header: Sequence[str
         reasons.append(f"{level}: {why}")
     raise ResdslError("internal error: no spec written for this model lowers to it (" + "; ".join(reasons) + ")",
                       None, "please report it with the model")
+
+
+def _splice(body: list[Step]) -> list[Step]:
+    """A top-level container of modules (DenseNet's and ConvNeXt's ``features``) opened: its modules
+    are the stages, labeled with their whole paths."""
+    out: list[Step] = []
+    for step in body:
+        if isinstance(step, Group) and step.label and not step.alias and \
+                any(isinstance(inner, (Group, BlockCall)) and inner.label for inner in step.body) and \
+                not all(isinstance(inner, BlockCall) for inner in step.body) and \
+                all(not isinstance(inner, (From, MergeValues)) and not inner.alias for inner in step.body):
+            for inner in step.body:
+                if isinstance(inner, (Layer, Group, BlockCall)) and inner.label:
+                    inner.label = f"{step.label}.{inner.label}"
+                out.append(inner)
+        else:
+            out.append(step)
+    return out

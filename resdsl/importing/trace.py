@@ -70,6 +70,18 @@ class _Batch:
 BATCH = _Batch()
 
 
+def _shortest32(value: float) -> float:
+    """The shortest decimal that rounds to the same float32 as ``value`` (1e-06, not 9.99999997e-07)."""
+    import struct
+
+    single = struct.unpack("f", struct.pack("f", value))[0]
+    for digits in range(1, 10):
+        candidate = float(f"{value:.{digits}g}")
+        if struct.unpack("f", struct.pack("f", candidate))[0] == single:
+            return candidate
+    return value
+
+
 def _runtime_classes() -> dict[str, type]:
     return {name: cls for name, cls in vars(torch_runtime).items() if isinstance(cls, type) and
             issubclass(cls, nn.Module) and cls.__module__ == torch_runtime.__name__}
@@ -524,8 +536,9 @@ class _Converter:
         if parameter is None or tuple(parameter.shape) != expected or x.layout != "chw":
             return self.fault(fx_node, f"mul by {target}", f"a layer scale is a parameter of shape "
                               f"{'x'.join(map(str, expected))} on a channels-first value", target)
-        first = float(parameter.detach().flatten()[0])
-        init = first if bool((parameter == first).all()) else 1e-6
+        first = parameter.detach().flatten()[0]
+        # the shortest decimal that is this float32 (1e-06, not 9.99999997e-07)
+        init = _shortest32(float(first)) if bool((parameter == first).all()) else 1e-6
         return self.emit(fx_node, ops.LayerScale(init), [x], target)
 
     def concat(self, fx_node: torch.fx.Node, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Value:
