@@ -31,6 +31,15 @@ def compile(source: str | Path, *, zero_init_residual: bool = False, input_shape
     return load(source, input_shape=input_shape, **overrides).to_module(zero_init_residual)
 
 
+def from_module(model: torch.nn.Module, input_shape: Shape = (3, 224, 224), name: str | None = None) -> str:
+    """A PyTorch model as spec text (``resdsl import``): traced with ``torch.fx``, its module paths the
+    spec's names, so its compiled module loads ``model.state_dict()`` strictly and computes the same.
+    Raises :class:`ResdslError` listing every operation the language cannot write."""
+    from resdsl.importing import from_module as write
+
+    return write(model, input_shape, name)
+
+
 def load_weights(model: torch.nn.Module, path: str | Path, ignore: str | Iterable[str] = ()) -> Loaded:
     """Load a ``.pth`` (weights_only) or ``.safetensors`` checkpoint strictly, skipping keys that match
     ``ignore`` (a glob or a list of globs); returns a short summary of what loaded. See
@@ -55,6 +64,7 @@ def optimize(model: torch.nn.Module) -> torch.nn.Module:
     return optimize_for_inference(model)
 
 
-__all__ = ["Network", "ResdslError", "Span", "check", "compile", "format_table", "freeze", "load", "load_weights",
+__all__ = ["Network", "ResdslError", "Span", "check", "compile", "format_table", "freeze", "from_module", "load",
+           "load_weights",
            "optimize"]
 __version__ = "0.1.0"

@@ -225,6 +225,20 @@ def _train_parsers(commands: Any) -> None:
                                                       "model.safetensors)")
     _spec_options(export)
 
+    importer = commands.add_parser(
+        "import", help="a PyTorch model as a spec (imports torch; a .py file given is run)",
+        description="Trace a PyTorch model with torch.fx and write it as a spec whose module paths are the "
+                    "model's state_dict keys: MODULE:NAME (torchvision.models:resnet50), timm:NAME "
+                    "(random weights, never downloaded) or path/to/file.py:NAME (a class or factory; the file "
+                    "is run). The spec is checked to lower to the traced graph before it is written.")
+    importer.add_argument("model", metavar="MODULE_REF", help="torchvision.models:resnet50, timm:seresnet50 or "
+                                                              "models.py:Net")
+    importer.add_argument("-o", "--output", metavar="FILE.res", help="write the spec here (default: print it)")
+    importer.add_argument("--input", type=_shape, metavar="CxHxW",
+                          help="the input shape per sample (default: timm's for its models, else 3x224x224)")
+    importer.add_argument("--arg", dest="arguments", action="append", type=_setting, default=[],
+                          metavar="KEY=VALUE", help="a keyword argument for the class or factory (repeatable)")
+
     plot = commands.add_parser("plot", help="loss and accuracy curves of a training run (needs matplotlib)")
     plot.add_argument("run_dir", metavar="RUN_DIR", help="a directory resdsl train wrote")
     plot.add_argument("-o", "--output", required=True, metavar="FILE", help="curves.png, .svg or .pdf")
@@ -506,6 +520,35 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from resdsl.importing import import_module
+    from resdsl.importing.load import build
+
+    output = Path(args.output) if args.output else None
+    if output is not None:
+        from resdsl.output import check_writable
+
+        if output.suffix != ".res":
+            raise UsageError(f"-o {output}: write a spec to a .res file")
+        check_writable(output)
+    model, name, stated = build(args.model, dict(args.arguments))
+    shape = args.input or stated or (3, 224, 224)
+    from resdsl import __version__
+
+    header = [f"# Imported by resdsl {__version__} from {args.model} (input {_shape_text(shape)})"]
+    imported = import_module(model, shape, name, header)
+    if output is None:
+        print(imported.text, end="")
+        return 0
+    from resdsl.output import write_file
+
+    write_file(output, imported.text.encode("utf-8"))
+    seconds = imported.seconds
+    print(f"wrote {printable(str(output))}: {name} written with {imported.level} "
+          f"(traced in {seconds['trace']:.2f} s, written and checked in {seconds['write']:.2f} s)")
+    return 0
+
+
 def _plot(args: argparse.Namespace) -> int:
     from resdsl.training.plot import plot
 
@@ -543,7 +586,7 @@ def _usage(args: argparse.Namespace, error: UsageError) -> None:
 
 
 COMMANDS = {"check": _check, "stats": _stats, "compare": _compare, "render": _render, "compile": _compile,
-            "train": _train, "plot": _plot, "export": _export, "list": _list}
+            "train": _train, "plot": _plot, "export": _export, "list": _list, "import": _import}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
