@@ -40,13 +40,15 @@ def from_module(model: torch.nn.Module, input_shape: Shape = (3, 224, 224), name
     return write(model, input_shape, name)
 
 
-def load_weights(model: torch.nn.Module, path: str | Path, ignore: str | Iterable[str] = ()) -> Loaded:
+def load_weights(model: torch.nn.Module, path: str | Path, ignore: str | Iterable[str] = (),
+                 rename: dict[str, str] | None = None) -> Loaded:
     """Load a ``.pth`` (weights_only) or ``.safetensors`` checkpoint strictly, skipping keys that match
-    ``ignore`` (a glob or a list of globs); returns a short summary of what loaded. See
+    ``ignore`` (a glob or a list of globs), with module paths renamed by ``rename`` (the key map
+    ``resdsl import`` prints for names the language cannot write); returns a summary of what loaded. See
     :func:`resdsl.backends.torch_tools.load_weights`."""
     from resdsl.backends.torch_tools import load_weights as load
 
-    return load(model, path, ignore)
+    return load(model, path, ignore, rename)
 
 
 def freeze(model: torch.nn.Module, *patterns: str) -> int:

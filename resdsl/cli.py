@@ -535,7 +535,8 @@ def _import(args: argparse.Namespace) -> int:
     shape = args.input or stated or (3, 224, 224)
     from resdsl import __version__
 
-    header = [f"# Imported by resdsl {__version__} from {args.model} (input {_shape_text(shape)})"]
+    header = [f"# Imported by resdsl {__version__} from {args.model.encode('unicode_escape').decode('ascii')} "
+              f"(input {_shape_text(shape)})"]
     imported = import_module(model, shape, name, header)
     if output is None:
         print(imported.text, end="")
@@ -546,6 +547,9 @@ def _import(args: argparse.Namespace) -> int:
     seconds = imported.seconds
     print(f"wrote {printable(str(output))}: {name} written with {imported.level} "
           f"(traced in {seconds['trace']:.2f} s, written and checked in {seconds['write']:.2f} s)")
+    if imported.renamed:
+        print(printable("names the language cannot write were renamed; load the model's checkpoints with "
+                        f"resdsl.load_weights(model, path, rename={imported.renamed!r})"))
     return 0
 
 

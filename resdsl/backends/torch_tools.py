@@ -60,7 +60,8 @@ class Loaded:
         return f"<loaded {len(self.loaded)} tensors from {self.source}{skipped}>"
 
 
-def load_weights(model: torch.nn.Module, path: str | Path, ignore: str | Iterable[str] = ()) -> Loaded:
+def load_weights(model: torch.nn.Module, path: str | Path, ignore: str | Iterable[str] = (),
+                 rename: dict[str, str] | None = None) -> Loaded:
     """Load a checkpoint strictly; keys matching an ``ignore`` glob (``"fc.*"``, or a list of them) are
     skipped on both sides, as when the head is replaced. A mismatch lists the missing, unexpected and
     misshapen keys, and tensors whose kind of dtype differs (an int8 or bool tensor is never cast
@@ -70,7 +71,20 @@ def load_weights(model: torch.nn.Module, path: str | Path, ignore: str | Iterabl
     >>> resdsl.load_weights(model, "resnet18-f37072fd.pth", ignore=["fc.*"])  # doctest: +SKIP
     <loaded 120 tensors from resnet18-f37072fd.pth, skipped 2 (fc.weight, fc.bias)>
     """
-    return load_state(model, read_state_dict(path), path, ignore)
+    return load_state(model, renamed(read_state_dict(path), rename or {}), path, ignore)
+
+
+def renamed(state: dict[str, torch.Tensor], rename: dict[str, str]) -> dict[str, torch.Tensor]:
+    """Checkpoint keys under a renamed module path moved to the new path: ``rename`` is the key map
+    ``resdsl import`` prints (``{"_blocks.0": "blocks_.0"}``), the longest path first."""
+    out = {}
+    for key, value in state.items():
+        for old in sorted(rename, key=len, reverse=True):
+            if key.startswith(old + "."):
+                key = rename[old] + key[len(old):]
+                break
+        out[key] = value
+    return out
 
 
 def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str | Path,

@@ -28,6 +28,9 @@ class Imported:
     text: str
     level: str
     seconds: dict[str, float] = field(default_factory=dict)
+    #: the key map: the model's module paths the language cannot write → the spec's
+    #: (``load_weights(model, path, rename=imported.renamed)`` reads a checkpoint of the model)
+    renamed: dict[str, str] = field(default_factory=dict)
 
 
 def import_module(model: nn.Module, input_shape: Sequence[int], name: str | None = None,
@@ -38,9 +41,17 @@ def import_module(model: nn.Module, input_shape: Sequence[int], name: str | None
     start = time.perf_counter()
     graph = trace(model, tuple(input_shape))
     traced = time.perf_counter()
-    classes = {path: type(module).__name__ for path, module in model.named_modules()}
-    text, level = write(graph, classes, name or type(model).__name__, header)
-    return Imported(text, level, {"trace": traced - start, "write": time.perf_counter() - traced})
+    classes = {graph.rename(path): type(module).__name__ for path, module in model.named_modules() if path}
+    renamed = {old: new for old, new in graph.renamed.items() if any(node.name == new for node in graph.nodes.values())}
+    notes = [f"# renamed: {_safe(old)} → {new} (load_weights(..., rename=...) maps a checkpoint's keys)"
+             for old, new in renamed.items()]
+    text, level = write(graph, classes, name or type(model).__name__, [*header, *notes])
+    return Imported(text, level, {"trace": traced - start, "write": time.perf_counter() - traced}, renamed)
+
+
+def _safe(text: str) -> str:
+    """``text`` on one line of a comment: control characters escaped, never a line break."""
+    return text.encode("unicode_escape").decode("ascii")
 
 
 def from_module(model: nn.Module, input_shape: Shape = (3, 224, 224), name: str | None = None) -> str:

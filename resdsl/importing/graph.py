@@ -6,11 +6,13 @@ Torch-free: :mod:`resdsl.importing.trace` fills a :class:`Graph` from ``torch.fx
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from resdsl.errors import ResdslError
 from resdsl.ir import ops
 from resdsl.ir.ops.base import Shape
+from resdsl.lower.scope import reserved
 
 #: A module call around a node: the module's path and which call of it (1, 2, ...).
 Call = tuple[str, int]
@@ -55,12 +57,32 @@ class ImportFault(ResdslError):
         self.found = unique
 
 
+def writable(part: str) -> str:
+    """A module name the language can write for ``part``: itself, or ``_blocks`` → ``blocks_``,
+    ``training`` → ``training_``, ``a-b`` → ``a_b_``."""
+    if part.isdigit() or (re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", part) and reserved(part) is None):
+        return part
+    name = re.sub(r"\W", "_", part).strip("_") or "module"
+    if not name[0].isalpha():
+        name = f"m{name}"
+    return f"{name}_" if reserved(f"{name}_") is None else f"m_{name}_"
+
+
 @dataclass
 class Graph:
     input_shape: Shape
     nodes: dict[str, Node] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     input: str | None = None
+    #: module paths the language cannot write → the paths the spec has instead (its key map)
+    renamed: dict[str, str] = field(default_factory=dict)
+
+    def rename(self, path: str) -> str:
+        """``path`` as the spec writes it, recorded in :attr:`renamed` where it differs."""
+        written = ".".join(writable(part) for part in path.split("."))
+        if written != path:
+            self.renamed[path] = written
+        return written
 
     def add(self, node: Node) -> None:
         self.nodes[node.key] = node

@@ -59,6 +59,7 @@ class Residual:
     scale: Any = None
     name: str | None = None
     alias: str | None = None
+    projection: str | None = None  # with shortcut auto: what a unit that changes the shape makes
 
 
 @dataclass
@@ -311,15 +312,16 @@ class Writer:
         if len(layers) != len(group.body) or len(source) != 3:
             return None
         stride = source[1] // target[1] if target[1] and source[1] % target[1] in (0, 1) else 0
-        for kind in ("project", "avgdown"):
+        for kind in ("project", "avgdown", "pad"):
             for candidate in {stride, -(-source[1] // target[1]) if target[1] else 0} - {0}:
                 path = shortcut_path(kind, source, target, candidate)
                 made = [(local, *_written(op)) for local, op in path]
                 mine = [(label, name, args) for label, name, args in layers]
                 if made == mine:
                     name = None if group.label == "downsample" else group.label
-                    written = "auto" if kind == "project" and source != target else kind
-                    return Residual(main, written, scale, name)
+                    if source == target:  # a projection where an identity would do: written as it is
+                        return Residual(main, kind, scale, name)
+                    return Residual(main, "auto", scale, name, projection=None if kind == "project" else kind)
         return None
 
     @staticmethod
@@ -449,7 +451,7 @@ def _skeleton(steps: Sequence[Step]) -> Any:
         elif isinstance(step, Merge):
             out.append(("M", step.kind, step.alias, tuple(_skeleton(branch) for branch in step.branches)))
         elif isinstance(step, Residual):
-            out.append(("R", step.shortcut, step.name, step.alias, step.scale is None, _skeleton(step.body)))
+            out.append(("R", step.shortcut, step.alias, step.scale is None, _skeleton(step.body)))
         elif isinstance(step, Group):
             out.append(("G", step.label, step.alias, _skeleton(step.body)))
         elif isinstance(step, BlockCall):
@@ -577,6 +579,14 @@ def _define(name: str, instances: list[Group], calls: dict[int, BlockCall]) -> B
             step.args[int(key)] = expression
         elif isinstance(step, Residual):
             step.scale = expression
+    for position, (step, key, _) in enumerate(body_slots[0]):
+        if isinstance(step, Residual) and key == "scale":  # a unit's shortcut, from the instances that make one
+            made = {(slots[position][0].name, slots[position][0].projection) for slots in body_slots
+                    if slots[position][0].projection is not None or slots[position][0].name is not None}
+            if len(made) > 1:
+                raise _NotNested
+            if made:
+                step.name, step.projection = made.pop()
     _elide_template(template, body_slots)
     params.sort(key=lambda p: p.default is not None)
     order = [param.name for param in params]
@@ -858,6 +868,8 @@ class Text:
             args = []
             if step.shortcut != "auto":
                 args.append(f"shortcut: {step.shortcut}")
+            if step.projection:
+                args.append(f"projection: {step.projection}")
             if step.scale is not None:
                 args.append(f"scale: {literal(step.scale)}")
             if step.name:

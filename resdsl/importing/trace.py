@@ -47,6 +47,8 @@ METHODS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Sof
 _BUILTIN_PARAMETERS: dict[str, tuple[tuple[str, Any], ...]] = {
     "Flatten": (("input", None), ("start_dim", 0), ("end_dim", -1)),
     "Softmax": (("input", None), ("dim", None)),
+    "AvgPool2d": (("input", None), ("kernel_size", None), ("stride", None), ("padding", 0), ("ceil_mode", False),
+                  ("count_include_pad", True), ("divisor_override", None)),
 }
 #: Functions that compute a module's output from its own weights (a subclass's forward calling
 #: ``F.batch_norm`` on ``self.weight``): the module's class, by the classes' MRO.
@@ -280,8 +282,10 @@ class _Converter:
             key = f"%{fx_node.name}"
             while key in self.graph.nodes:
                 key += "_"
-        scopes = fx_node.meta.get("resdsl_scopes", ())
-        self.graph.add(Node(key, op, [value.node for value in inputs], shape, path if stateful else None,  # type: ignore[misc]
+        scopes = tuple((self.graph.rename(call), count) for call, count in fx_node.meta.get("resdsl_scopes", ()))
+        if stateful:
+            key = self.graph.rename(key)
+        self.graph.add(Node(key, op, [value.node for value in inputs], shape, key if stateful else None,  # type: ignore[misc]
                             scopes, path))
         return _Value(key, shape, layout)
 
@@ -401,6 +405,8 @@ class _Converter:
         for key, default in _signature(_class_of(name)):
             value = self.read(bound[key]).constant if key in bound else default
             arguments[key] = value
+        if "kernel_size" in arguments and arguments.get("stride", 0) in (None, ()):  # as nn's pools store it
+            arguments["stride"] = arguments["kernel_size"]
         if name == "Flatten" and arguments.get("start_dim") == 0:
             return self.fault(fx_node, "flatten", "from the batch dimension (start_dim=0)")
         if name == "Dropout":
