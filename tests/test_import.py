@@ -94,13 +94,13 @@ def test_unwritable_names_are_renamed_and_load_weights_takes_the_map(tmp_path: P
     model = cifar.Reserved().eval()
     _randomize(model)
     imported = import_module(model, (3, 8, 8))
-    assert imported.renamed == {"_stem.0": "stem_.0", "_stem.1": "stem_.1", "forward": "forward_"}
+    assert imported.renamed == {"_stem.0": "stem_.0", "_stem.1": "stem_.1", "class": "class_"}
     assert "# renamed: _stem.0 → stem_.0" in imported.text
     checkpoint = tmp_path / "model.pth"
     torch.save(model.state_dict(), checkpoint)
     compiled = resdsl.compile(imported.text).eval()
     loaded = resdsl.load_weights(compiled, checkpoint, rename=imported.renamed)
-    assert len(loaded.keys) == len(model.state_dict())
+    assert len(loaded.loaded) == len(model.state_dict())
     x = torch.randn(1, 3, 8, 8)
     with torch.no_grad():
         assert _difference(compiled(x), model(x)) <= 1e-6

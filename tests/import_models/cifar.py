@@ -58,20 +58,20 @@ class Unwritable(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.stem = nn.Conv2d(3, 8, 3, padding=1, padding_mode="reflect")
-        self.body = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.ReLU())
+        self.body = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU())
 
     def forward(self, x):
-        return self.body(self.stem(x)).abs()
+        return self.stem(x) + self.body(x).abs()
 
 
 class Reserved(nn.Module):
-    """Module names a spec cannot have: a leading underscore and a PyTorch attribute."""
+    """Module names a spec cannot have: a leading underscore and a Python keyword."""
 
     def __init__(self) -> None:
         super().__init__()
         self._stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8))
         self.training_ = None
-        self.add_module("forward", nn.Conv2d(8, 4, 1))
+        self.add_module("class", nn.Conv2d(8, 4, 1))
 
     def forward(self, x):
-        return self._modules["forward"](F.relu(self._stem(x)))
+        return self._modules["class"](F.relu(self._stem(x)))
