@@ -25,22 +25,22 @@ def build(reference: str, arguments: dict[str, Any] | None = None) -> tuple[Any,
     arguments = dict(arguments or {})
     source, colon, name = reference.rpartition(":")
     if not colon or not source or not name:
-        raise UsageError(f"'{reference}' is not MODULE:NAME", "for example torchvision.models:resnet50, "
+        raise UsageError(f"'{reference}' is not MODULE:NAME", hint="for example torchvision.models:resnet50, "
                          "timm:seresnet50 or models.py:Net")
     if source == "timm":
         try:
             import timm
         except ImportError:
-            raise UsageError("timm is not installed", "pip install timm") from None
+            raise UsageError("timm is not installed", hint="pip install timm") from None
         if name not in timm.list_models():
-            raise UsageError(f"timm has no model '{name}'", "timm.list_models() lists them")
+            raise UsageError(f"timm has no model '{name}'", hint="timm.list_models() lists them")
         model = timm.create_model(name, pretrained=False, **arguments)
         size = getattr(model, "pretrained_cfg", {}).get("input_size")
         return model, name, tuple(size) if size else None
     if source.endswith(".py"):
         path = Path(source)
         if not path.is_file():
-            raise UsageError(f"no file {source}", "give a Python file that defines the model")
+            raise UsageError(f"no file {source}", hint="give a Python file that defines the model")
         spec = importlib.util.spec_from_file_location(f"resdsl_import_{path.stem}", path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
@@ -49,14 +49,14 @@ def build(reference: str, arguments: dict[str, Any] | None = None) -> tuple[Any,
             spec.loader.exec_module(module)
         except Exception as error:  # noqa: BLE001 - the user's file: say what it raised, not a traceback
             raise UsageError(f"running {source} raised {type(error).__name__}: {error}",
-                             "the file must import and define the model") from None
+                             hint="the file must import and define the model") from None
         finally:
             sys.path.pop(0)
     else:
         try:
             module = importlib.import_module(source)
         except ImportError as error:
-            raise UsageError(f"cannot import {source}: {error}", "pip install it, or give path/to/file.py:NAME") \
+            raise UsageError(f"cannot import {source}: {error}", hint="pip install it, or give path/to/file.py:NAME") \
                 from None
     factory = getattr(module, name, None)
     if factory is None or not callable(factory):
@@ -66,7 +66,7 @@ def build(reference: str, arguments: dict[str, Any] | None = None) -> tuple[Any,
             model = factory(**arguments)
         except TypeError as error:
             raise UsageError(f"{reference}() cannot be called so: {error}",
-                             "give its arguments with --arg key=value") from None
+                             hint="give its arguments with --arg key=value") from None
     if not isinstance(model, torch.nn.Module):
         raise UsageError(f"{reference}() gives a {type(model).__name__}, not a torch.nn.Module")
     return model, name, None

@@ -473,7 +473,7 @@ def make_blocks(root: list[Step], reserved: set[str]) -> list[BlockDef]:
     taken = set(reserved)
     while True:
         groups: dict[tuple[str, Any], list[Group]] = {}
-        for group, depth in _groups(root):
+        for group, _depth in _groups(root):
             if group.cls in CONTAINERS:
                 group.cls = ""
             if group.cls and not any(isinstance(inner, Group) and inner.cls for inner, _ in _groups(group.body)):
@@ -612,7 +612,7 @@ def _elide_template(template: list[Step], body_slots: list[list[tuple[Any, str, 
     steps: dict[int, Layer] = {}
     for slots in body_slots:
         seen: dict[int, dict[str, Any]] = {}
-        for position, (step, key, value) in enumerate(slots):
+        for position, (_step, key, value) in enumerate(slots):
             anchor = body_slots[0][position][0]
             if isinstance(anchor, Layer):
                 seen.setdefault(id(anchor), {})[key] = value
@@ -937,8 +937,6 @@ def network(graph: Graph, classes: dict[str, str], name: str, blocks: bool, nest
             else:
                 lines.extend([opener, *inner, "  }"])
     if len(outputs) > 1:
-        names = {step_alias for step_alias in []}
-        del names
         lines.append("  output(" + ", ".join(f"{key}: {writer_alias}" for key, writer_alias in
                                              _output_names(body, graph)) + ")")
     lines.append("}")
@@ -958,7 +956,7 @@ def _stages(body: list[Step], blocks: dict[str, BlockDef]) -> list[tuple[str | N
     if not modules:
         drop_labels(body, False)
         return [(None, body, False)]
-    first, last = modules[0], modules[-1]
+    first = modules[0]
     loose: list[Step] = []
     names = _Names(False)
     for index, step in enumerate(body):
@@ -981,7 +979,7 @@ def _stages(body: list[Step], blocks: dict[str, BlockDef]) -> list[tuple[str | N
         loose.append(step)
     if loose:
         stages.append(("head", loose, False))
-    for stage, steps, index_mode in stages:
+    for _stage, steps, index_mode in stages:
         if not index_mode:
             _drop(steps, names, {s.label for s in _labeled(steps)})
     return stages
@@ -1013,7 +1011,7 @@ def same_graph(graph: Graph, text: str) -> str | None:
     except ResdslError as error:
         return str(error)
     lowered = net.graph
-    order = []
+    order: list[tuple[str, ops.Op, list[str], bool]] = []
     for key in nx.topological_sort(lowered):
         data = lowered.nodes[key]
         op = data["op"]
@@ -1023,7 +1021,7 @@ def same_graph(graph: Graph, text: str) -> str | None:
             continue
         shapes = [lowered.nodes[source]["shape"] for source in inputs]
         order.append((key, op, inputs, op.params(shapes) + op.buffers(shapes) > 0))
-    mine = [("input", ops.Input(graph.input_shape), [], True)]
+    mine: list[tuple[str, ops.Op, list[str], bool]] = [("input", ops.Input(graph.input_shape), [], True)]
     for node in graph.nodes.values():
         mine.append((node.name or node.key, node.op, ["input" if s == graph.input else
                                                       (graph.nodes[s].name or s) for s in node.inputs],

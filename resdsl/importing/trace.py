@@ -30,7 +30,7 @@ from resdsl.importing.graph import Graph, ImportFault, Node, Unsupported
 from resdsl.ir import ops
 from resdsl.ir.layers import torch_ops
 from resdsl.ir.ops.base import Shape
-from resdsl.ir.torch_form import Module
+from resdsl.ir.torch_form import Call, Module
 
 #: Functions that compute what a module class computes, with the same argument names (PyTorch's own
 #: convention: ``F.max_pool2d(x, kernel_size, stride)`` is ``nn.MaxPool2d(kernel_size, stride)(x)``).
@@ -58,8 +58,8 @@ OWNED = {F.batch_norm: "BatchNorm2d", F.layer_norm: "LayerNorm", F.group_norm: "
 _IGNORED = {"inplace", "device", "dtype"}
 _ADD = {operator.add, operator.iadd, torch.add}
 _MUL = {operator.mul, operator.imul, torch.mul}
-_NO_OPS = {"contiguous", "clone"}
-_COMPARISONS = {operator.eq, operator.ne, operator.lt, operator.le, operator.gt, operator.ge, operator.not_}  # methods that return the same values
+_NO_OPS = {"contiguous", "clone"}  # methods that return the same values
+_COMPARISONS = {operator.eq, operator.ne, operator.lt, operator.le, operator.gt, operator.ge, operator.not_}
 
 
 class _Batch:
@@ -105,7 +105,7 @@ def _class_of(name: str) -> type:
 
 
 def _signature(cls: type) -> list[tuple[str, Any]]:
-    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    parameters = list(inspect.signature(cls).parameters.values())  # the constructor's, without self
     return [(p.name, p.default) for p in parameters
             if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in _IGNORED]
 
@@ -371,7 +371,7 @@ class _Converter:
         if x.layout == "hwc":
             if isinstance(op, ops.Linear):
                 op = replace(op, over_channels=True)
-            elif not isinstance(op, (ops.LayerNorm, ops.Dropout)) and op.output_shape([seen]) != seen \
+            elif (not isinstance(op, (ops.LayerNorm, ops.Dropout)) and op.output_shape([seen]) != seen) \
                     or isinstance(op, (ops.Softmax, ops.Flatten)):
                 return self.fault(fx_node, name, "on a channels-last value (the language's values are "
                                   "channels-first)", path)
@@ -426,7 +426,7 @@ class _Converter:
             return this
         if method == "size" and this.is_tensor:
             shape = this.torch_shape()
-            dim = self.read(rest[0]).constant if rest else fx_node.kwargs.get("dim")
+            dim = self.read(rest[0] if rest else fx_node.kwargs.get("dim")).constant
             return _Value(constant=shape if dim is None else shape[dim])
         if method in ("view", "reshape") and this.is_tensor:
             return self.reshape(fx_node, this, rest)
@@ -480,7 +480,7 @@ class _Converter:
         module = getattr(function, "__module__", "") or ""
         if (module, name) == ("torchvision.ops.stochastic_depth", "stochastic_depth"):
             return self.stochastic_depth(fx_node, args, kwargs)
-        return self.fault(fx_node, f"{module}.{name}" if module else name, "no op computes it")
+        return self.fault(fx_node, f"{module}.{name}" if module else str(name), "no op computes it")
 
     def owned(self, fx_node: torch.fx.Node, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Value:
         """``F.batch_norm(x, self.running_mean, ..., self.weight, ...)`` in a module's own forward: that module."""
@@ -488,7 +488,7 @@ class _Converter:
         attributes = [value.target for value in bound.arguments.values()
                       if isinstance(value, torch.fx.Node) and value.op == "get_attr"]
         owners = {str(target).rpartition(".")[0] for target in attributes}
-        owner = self.modules.get(owners.pop()) if len(owners) == 1 else None
+        owner: nn.Module | None = self.modules.get(owners.pop()) if len(owners) == 1 else None
         base = OWNED[function]
         if owner is None or not isinstance(owner, _class_of(base)):
             return self.fault(fx_node, f"F.{function.__name__}", "on weights that are not one module's")
@@ -619,7 +619,7 @@ class _Converter:
                 mode == "constant" and value == 0:
             op = ops.ZeroPad(this.shape[0] + pads[4] + pads[5])
             form = op.torch([this.shape])
-            if form.args[1] == pads:  # type: ignore[union-attr]
+            if isinstance(form, Call) and form.args[1] == pads:
                 return self.emit(fx_node, op, [this])
         return self.fault(fx_node, f"F.pad{pads}", "only zero channels, half before and half after (option A), "
                           "have an op")

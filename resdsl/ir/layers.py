@@ -83,7 +83,7 @@ def _variants(layer: Layer) -> Iterator[tuple[str, dict[str, Value]]]:
 def _forms() -> Iterator[tuple[str, str, type[ops.Op]]]:
     """Every layer's op built in each of its forms (:func:`_variants`) on each probe shape, as
     (PyTorch module class, how the language writes that form, op class) where its form is a module."""
-    for name, builtin in LAYERS.items():
+    for builtin in LAYERS.values():
         for written, arguments in _variants(builtin.layer):
             try:
                 op = builtin.build(arguments)
