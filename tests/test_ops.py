@@ -351,3 +351,36 @@ def test_linear_over_channels_is_nn_linear_at_each_position() -> None:
         _spec("avgpool(global) flatten linear(4, over: channels)")
     with pytest.raises(resdsl.ResdslError, match=r"'over' must be channels, got 8 \(where a parameter is named 'channels'"):
         _spec("block b(channels) { linear(4, over: channels) }  b(8)")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_written_builds_the_op_back(case: str) -> None:
+    """How the importer writes an op (``written``) is the layer call that builds it (``from_arguments``)."""
+    from resdsl.ir.layers import LAYERS
+
+    instance, _ = CASES[case]
+    written = instance.written()
+    if written is None:
+        assert instance.layer is None and type(instance) in (ops.Input, ops.Add, ops.Multiply, ops.Concat,
+                                                             ops.UpsampleTo)
+        return
+    name, arguments = written
+    layer = LAYERS[name]
+    assert set(arguments) <= {p.name for p in layer.parameters}
+    assert layer.build({p.name: arguments.get(p.name, p.default) for p in layer.parameters}) == instance
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_from_torch_reads_the_module_torch_builds(case: str) -> None:
+    """A module built from an op's PyTorch form, read back by the importer, is the op again."""
+    from resdsl.backends import torch_runtime
+    from resdsl.importing.trace import constructor_arguments, module_op
+
+    instance, shapes = CASES[case]
+    form = instance.torch(shapes)
+    if not isinstance(form, Module):
+        assert type(instance).from_torch({}, shapes) is None
+        return
+    cls = getattr(torch_runtime, form.name) if form.runtime else getattr(torch.nn, form.name)
+    module = cls(*form.args, **dict(form.kwargs))
+    assert module_op(form.name, constructor_arguments(module), shapes[0]) == instance

@@ -115,7 +115,10 @@ def constructor_arguments(module: nn.Module, cls: type | None = None) -> dict[st
     read back from the instance's attributes by the constructor's own parameter names."""
     arguments = {}
     for name, default in _signature(cls or type(module)):
-        if name == "bias":
+        if name == "bias" and getattr(module, "weight", None) is None and getattr(module, "bias", None) is None \
+                and default is not inspect.Parameter.empty:
+            arguments[name] = default  # no affine at all (BatchNorm2d(affine=False)): bias says nothing
+        elif name == "bias":
             arguments[name] = getattr(module, "bias", None) is not None
         else:
             arguments[name] = getattr(module, name, default)
