@@ -731,27 +731,22 @@ def _labeled(steps: Sequence[Step]) -> Iterator[Any]:
             yield from _labeled(step.body)
 
 
+def _name(step: Layer | BlockCall, base: str, names: _Names) -> None:
+    """The step's label left out where lowering's automatic name for ``base`` is that label."""
+    if step.label is not None and step.label == names.peek(base):
+        step.label = None
+    if step.label is None:
+        names.automatic(base)
+    else:
+        names.taken.add(step.label)
+
+
 def _drop(steps: Sequence[Step], names: _Names, explicit: set[str | None]) -> None:
     for step in steps:
-        if isinstance(step, Layer):
-            if step.layer == "identity":
-                continue
-            if step.label is not None and step.label == names.peek(step.layer) and \
-                    list(explicit).count(step.label) == 1:
-                step.label = None
-            if step.label is None:
-                names.automatic(step.layer)
-            else:
-                names.taken.add(step.label)
-        elif isinstance(step, BlockCall):
-            if step.count > 1:
-                continue
-            if step.label is not None and step.label == names.peek(step.block):
-                step.label = None
-            if step.label is None:
-                names.automatic(step.block)
-            else:
-                names.taken.add(step.label)
+        if isinstance(step, Layer) and step.layer != "identity":
+            _name(step, step.layer, names)
+        elif isinstance(step, BlockCall) and step.count == 1:
+            _name(step, step.block, names)
         elif isinstance(step, Group):
             if step.label is not None:
                 names.taken.add(step.label)
