@@ -129,3 +129,17 @@ def test_cli_faults_are_one_clear_error(tmp_path: Path) -> None:
         assert done.returncode == 2 and expected in done.stderr and "Traceback" not in done.stderr, done.stderr
     done = _cli("torchvision.models:resnet18", "-o", str(tmp_path / "x.txt"), cwd=tmp_path)
     assert done.returncode == 2 and not (tmp_path / "x.txt").exists()
+
+
+def test_several_outputs_are_refused_clearly() -> None:
+    class Two(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+            y = self.conv(x)
+            return {"a": y, "b": y.relu()}
+
+    with pytest.raises(resdsl.ResdslError, match="2 outputs \\(a, b\\): writing a spec with several outputs"):
+        resdsl.from_module(Two(), (3, 8, 8))

@@ -26,7 +26,7 @@ from typing import Any
 import networkx as nx
 
 from resdsl.errors import ResdslError
-from resdsl.importing.graph import Call, Graph, Node
+from resdsl.importing.graph import Call, Graph, ImportFault, Node, Unsupported
 from resdsl.ir import ops
 from resdsl.ir.layers import LAYERS
 from resdsl.ir.schema import Symbol
@@ -171,7 +171,6 @@ class Unit:
 class Writer:
     graph: Graph
     classes: dict[str, str]  # module path → class name
-    blocks: bool = True
     users: dict[str, list[str]] = field(default_factory=dict)
     aliases: Counter[str] = field(default_factory=Counter)
 
@@ -569,7 +568,7 @@ def _define(name: str, instances: list[Group], calls: dict[int, BlockCall]) -> B
                 param_name = f"{base}{number}"
                 number += 1
             required = isinstance(step, BlockCall) or _required(step, key)
-            default = None if required else Counter(map(_hashable, values)).most_common(1)[0][0]
+            default = None if required else Counter(values).most_common(1)[0][0]
             params.append(Param(param_name, default))
             vectors.append((param_name, values, required))
             expression = Expr(param_name)
@@ -594,10 +593,6 @@ def _define(name: str, instances: list[Group], calls: dict[int, BlockCall]) -> B
     for index, group in enumerate(instances):
         calls[id(group)] = BlockCall(name, [by_name[param][index] for param in order], group.label, group.alias)
     return BlockDef(name, params, template)
-
-
-def _hashable(value: Any) -> Any:
-    return value
 
 
 def _required(step: Any, key: str) -> bool:
@@ -660,9 +655,9 @@ def elide(steps: Sequence[Step]) -> None:
 # --- stages and runs --------------------------------------------------------------------------
 
 
-def compress(calls: list[BlockCall], index_mode: bool, blocks: dict[str, BlockDef]) -> list[BlockCall] | None:
+def compress(calls: list[BlockCall], blocks: dict[str, BlockDef]) -> list[BlockCall] | None:
     """Calls labeled 0, 1, ... as runs: ``b(64) * 3``, and ``b(128) * 4, first(stride: 2)``."""
-    if not index_mode or any(call.label != str(index) for index, call in enumerate(calls)):
+    if any(call.label != str(index) for index, call in enumerate(calls)):
         return None
     runs: list[BlockCall] = []
     for call in calls:
@@ -714,21 +709,9 @@ class _Names:
         self.taken.add(name)
 
 
-def drop_labels(steps: Sequence[Step], index_mode: bool, blocks: dict[str, BlockDef] | None = None) -> None:
-    names = _Names(index_mode)
-    explicit = {step.label for step in _labeled(steps)}
-    _drop(steps, names, explicit)
-
-
-def _labeled(steps: Sequence[Step]) -> Iterator[Any]:
-    for step in steps:
-        if isinstance(step, (Layer, BlockCall, Group)) and getattr(step, "label", None):
-            yield step
-        if isinstance(step, Merge):
-            for branch in step.branches:
-                yield from _labeled(branch)
-        elif isinstance(step, Residual):
-            yield from _labeled(step.body)
+def drop_labels(steps: Sequence[Step], index_mode: bool) -> None:
+    """Labels in one scope that lowering's automatic names make anyway, left out."""
+    _drop(steps, _Names(index_mode))
 
 
 def _name(step: Layer | BlockCall, base: str, names: _Names) -> None:
@@ -741,7 +724,7 @@ def _name(step: Layer | BlockCall, base: str, names: _Names) -> None:
         names.taken.add(step.label)
 
 
-def _drop(steps: Sequence[Step], names: _Names, explicit: set[str | None]) -> None:
+def _drop(steps: Sequence[Step], names: _Names) -> None:
     for step in steps:
         if isinstance(step, Layer) and step.layer != "identity":
             _name(step, step.layer, names)
@@ -752,15 +735,15 @@ def _drop(steps: Sequence[Step], names: _Names, explicit: set[str | None]) -> No
                 names.taken.add(step.label)
                 drop_labels(step.body, False)
             else:
-                _drop(step.body, names, explicit)
+                _drop(step.body, names)
         elif isinstance(step, Merge):
             for branch in step.branches:
-                _drop(branch, names, explicit)
+                _drop(branch, names)
             names.automatic(step.kind)
         elif isinstance(step, MergeValues):
             names.automatic(step.kind)
         elif isinstance(step, Residual):
-            _drop(step.body, names, explicit)
+            _drop(step.body, names)
             if step.scale is not None:
                 names.automatic("scale")
             if step.shortcut != "identity":
@@ -894,15 +877,13 @@ class Text:
 
 def network(graph: Graph, classes: dict[str, str], name: str, blocks: bool, nested: bool,
             header: Sequence[str] = ()) -> str:
-    writer = Writer(graph, classes, blocks)
+    writer = Writer(graph, classes)
     if not nested:
         writer.nested = writer.flat  # type: ignore[method-assign]
     top = writer.units((), list(graph.nodes.values()))
-    outputs = list(graph.outputs.items())
-    exit = outputs[-1][1]
+    (exit,) = graph.outputs.values()  # write() refuses several outputs
     assert graph.input is not None
-    body = writer.steps("", top, graph.input, exit) if len(outputs) == 1 else \
-        writer.flat("", top, graph.input, exit)
+    body = writer.steps("", top, graph.input, exit)
     definitions: list[BlockDef] = []
     if blocks:
         definitions = make_blocks(body, {name})
@@ -931,15 +912,8 @@ def network(graph: Graph, classes: dict[str, str], name: str, blocks: bool, nest
                 lines.append(f"{opener} {inner[0].strip()} }}")
             else:
                 lines.extend([opener, *inner, "  }"])
-    if len(outputs) > 1:
-        lines.append("  output(" + ", ".join(f"{key}: {writer_alias}" for key, writer_alias in
-                                             _output_names(body, graph)) + ")")
     lines.append("}")
     return "\n".join(lines) + "\n"
-
-
-def _output_names(body: list[Step], graph: Graph) -> list[tuple[str, str]]:
-    raise ResdslError("several outputs are not written yet", None)
 
 
 def _stages(body: list[Step], blocks: dict[str, BlockDef]) -> list[tuple[str | None, list[Step], bool]]:
@@ -961,7 +935,7 @@ def _stages(body: list[Step], blocks: dict[str, BlockDef]) -> list[tuple[str | N
                 loose = []
             if isinstance(step, Group):
                 calls = [s for s in step.body if isinstance(s, BlockCall)]
-                runs = compress(calls, True, blocks) if len(calls) == len(step.body) else None
+                runs = compress(calls, blocks) if len(calls) == len(step.body) else None
                 if runs is not None:
                     stages.append((step.label, list(runs), True))
                     continue
@@ -976,7 +950,7 @@ def _stages(body: list[Step], blocks: dict[str, BlockDef]) -> list[tuple[str | N
         stages.append(("head", loose, False))
     for _stage, steps, index_mode in stages:
         if not index_mode:
-            _drop(steps, names, {s.label for s in _labeled(steps)})
+            _drop(steps, names)
     return stages
 
 
@@ -1035,6 +1009,9 @@ LEVELS = (("blocks", True, True), ("groups", False, True), ("flat", False, False
 
 def write(graph: Graph, classes: dict[str, str], name: str, header: Sequence[str] = ()) -> tuple[str, str]:
     """The most structured spec of ``graph`` that lowers to it, and which level of structure that is."""
+    if len(graph.outputs) != 1:
+        raise ImportFault([Unsupported("output", f"{len(graph.outputs)} outputs ({', '.join(graph.outputs)}): "
+                                                 "writing a spec with several outputs is not done yet")])
     reasons = []
     for level, blocks, nested in LEVELS:
         try:

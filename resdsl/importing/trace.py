@@ -13,6 +13,7 @@ into one :class:`ImportFault`.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import operator
@@ -84,6 +85,7 @@ def _shortest32(value: float) -> float:
     return value
 
 
+@functools.cache
 def _runtime_classes() -> dict[str, type]:
     return {name: cls for name, cls in vars(torch_runtime).items() if isinstance(cls, type) and
             issubclass(cls, nn.Module) and cls.__module__ == torch_runtime.__name__}
